@@ -26,7 +26,7 @@ struct RefTraits {
 #define SIGNALBIN_DEFINE_REF_TRAITS(Type, RefFn, UnrefFn)          \
     template <>                                                    \
     struct RefTraits<Type> {                                       \
-        static Type* ref(Type* p) { return RefFn(p); }             \
+        static Type* ref(Type* p) { return static_cast<Type*>(RefFn(p)); } \
         static void unref(Type* p) { UnrefFn(p); }                 \
         static bool is_floating(Type*) { return false; }           \
     };

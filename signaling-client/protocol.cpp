@@ -17,13 +17,16 @@ constexpr std::array<std::pair<Role, const char*>, 3> kRoles {{
 // recurses once per level, sees the text. json-glib also accepts /* comments */
 // and 'single-quoted' strings, which would hide brackets from this count (and
 // let deep nesting through to a stack overflow), so text with '/' or '\''
-// outside a string is refused as well: neither is valid JSON there.
-// Returns what was expected instead, or nullptr when the text may be parsed.
-const char* refuse_before_parsing(std::string_view text)
+// outside a string is refused as well: neither is valid JSON there. So is
+// anything after the first value: json-glib would quietly drop it, and with it
+// a second message sent in the same frame.
+// Returns what was expected instead, or nothing when the text may be parsed.
+std::optional<std::string> refuse_before_parsing(std::string_view text)
 {
     int depth = 0;
     bool in_string = false;
     bool escaped = false;
+    bool after_value = false;
     for (char c : text) {
         if (in_string) {
             if (escaped)
@@ -34,17 +37,19 @@ const char* refuse_before_parsing(std::string_view text)
                 in_string = false;
             continue;
         }
+        if (after_value && c != ' ' && c != '\t' && c != '\n' && c != '\r')
+            return std::string("valid JSON (one value, with nothing after it)");
         if (c == '"')
             in_string = true;
         else if (c == '/' || c == '\'')
-            return "valid JSON (no comments or single-quoted strings)";
+            return std::string("valid JSON (no comments or single-quoted strings)");
         else if (c == '[' || c == '{') {
             if (++depth > kMaxJsonDepth)
-                return "at most " G_STRINGIFY(kMaxJsonDepth) " levels of nesting";
+                return "at most " + std::to_string(kMaxJsonDepth) + " levels of nesting";
         } else if ((c == ']' || c == '}') && depth > 0)
-            --depth;
+            after_value = --depth == 0;
     }
-    return nullptr;
+    return std::nullopt;
 }
 
 const char* json_kind(JsonNode* node)
@@ -239,8 +244,8 @@ struct Envelope {
 
 Parsed<Envelope> open_envelope(std::string_view text)
 {
-    if (const char* expected = refuse_before_parsing(text))
-        return ParseError {"(json)", expected};
+    if (std::optional<std::string> expected = refuse_before_parsing(text))
+        return ParseError {"(json)", std::move(*expected)};
     GRef<JsonParser> parser = adopt_ref(json_parser_new_immutable());
     GErrorPtr error;
     if (!json_parser_load_from_data(parser.get(), text.data(), static_cast<gssize>(text.size()), GErrorOut(error)))

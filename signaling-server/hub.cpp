@@ -217,6 +217,8 @@ void Hub::end_session(const std::string& session_id, const std::string& notify,
     auto it = sessions_.find(session_id);
     if (it == sessions_.end())
         return;
+    // Callers pass `notify` as a reference into the Session erased below.
+    const std::string notify_id = notify;
     Session s = it->second;
     sessions_.erase(it);
     for (const std::string* member : {&s.producer, &s.consumer}) {
@@ -225,13 +227,13 @@ void Hub::end_session(const std::string& session_id, const std::string& notify,
             p->second.sessions.erase(session_id);
     }
     log("session " + session_id + " ended: " + why);
-    auto target = peers_.find(notify);
+    auto target = peers_.find(notify_id);
     if (target == peers_.end())
         return;
     if (target->second.version == Version::V1_1)
-        send(notify, EndSessionV1_1 {session_id, reason});
+        send(notify_id, EndSessionV1_1 {session_id, reason});
     else
-        send(notify, EndSession {session_id});
+        send(notify_id, EndSession {session_id});
 }
 
 void Hub::end_sessions_where(const std::string& id, bool as_producer)
