@@ -1,0 +1,112 @@
+// A thread that runs its own GMainContext, for work that must not happen on
+// streaming threads or the application's main loop (signalling, webrtcbin
+// set-up and tear-down). invoke() runs a function there; the destructor
+// quits the loop and joins the thread.
+#pragma once
+
+#include "glib-ptr.h"
+
+#include <functional>
+#include <string>
+#include <thread>
+
+namespace signalbin {
+
+class ContextThread {
+public:
+    explicit ContextThread(const char* name)
+        : context_(adopt_ref(g_main_context_new())), loop_(adopt_ref(g_main_loop_new(context_.get(), FALSE)))
+    {
+        GMainLoop* loop = loop_.get();
+        GMainContext* context = context_.get();
+        std::string thread_name = name;
+        thread_ = std::thread([loop, context, thread_name] {
+            g_main_context_push_thread_default(context);
+            g_main_loop_run(loop);
+            // Let sources that were destroyed during shutdown release their data.
+            while (g_main_context_iteration(context, FALSE)) {
+            }
+            g_main_context_pop_thread_default(context);
+        });
+        // Wait until the loop runs, so stop() cannot race its start.
+        invoke_sync([] {});
+    }
+
+    ~ContextThread() { stop(); }
+    ContextThread(const ContextThread&) = delete;
+    ContextThread& operator=(const ContextThread&) = delete;
+
+    GMainContext* context() const { return context_.get(); }
+    bool is_current() const { return std::this_thread::get_id() == thread_.get_id(); }
+
+    // Runs `fn` on the thread, soon (at once if called from it).
+    void invoke(std::function<void()> fn)
+    {
+        if (is_current()) {
+            fn();
+            return;
+        }
+        post(std::move(fn));
+    }
+
+    // Runs `fn` on the thread later, even when called from it.
+    void post(std::function<void()> fn)
+    {
+        auto* heap = new std::function<void()>(std::move(fn));
+        g_main_context_invoke_full(
+            context_.get(), G_PRIORITY_DEFAULT,
+            [](gpointer data) -> gboolean {
+                (*static_cast<std::function<void()>*>(data))();
+                return G_SOURCE_REMOVE;
+            },
+            heap, [](gpointer data) { delete static_cast<std::function<void()>*>(data); });
+    }
+
+    // Runs `fn` on the thread and waits for it.
+    void invoke_sync(const std::function<void()>& fn)
+    {
+        if (is_current()) {
+            fn();
+            return;
+        }
+        struct Call {
+            const std::function<void()>* fn;
+            GMutex lock;
+            GCond cond;
+            bool done = false;
+        } call {&fn, {}, {}, false};
+        g_mutex_init(&call.lock);
+        g_cond_init(&call.cond);
+        post([&call] {
+            (*call.fn)();
+            g_mutex_lock(&call.lock);
+            call.done = true;
+            g_cond_signal(&call.cond);
+            g_mutex_unlock(&call.lock);
+        });
+        g_mutex_lock(&call.lock);
+        while (!call.done)
+            g_cond_wait(&call.cond, &call.lock);
+        g_mutex_unlock(&call.lock);
+        g_mutex_clear(&call.lock);
+        g_cond_clear(&call.cond);
+    }
+
+    void stop()
+    {
+        if (!thread_.joinable())
+            return;
+        g_main_loop_quit(loop_.get());
+        if (is_current())
+            thread_.detach();
+        else
+            thread_.join();
+    }
+
+private:
+    GRef<GMainContext> context_;
+    GRef<GMainLoop> loop_;
+    std::thread thread_;
+};
+
+} // namespace signalbin

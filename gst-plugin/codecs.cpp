@@ -1,0 +1,165 @@
+#include "codecs.h"
+
+#include <array>
+#include <cstring>
+
+namespace signalbin {
+
+namespace {
+
+const std::array<CodecInfo, 3>& all_codecs()
+{
+    static const std::array<CodecInfo, 3> codecs {{
+        {Codec::H264, "h264", "H264", true, 96, 90000, "video/x-h264", "x264enc", "h264parse", "rtph264pay",
+         "rtph264depay", {"avdec_h264", "openh264dec"}},
+        {Codec::VP8, "vp8", "VP8", true, 97, 90000, "video/x-vp8", "vp8enc", nullptr, "rtpvp8pay", "rtpvp8depay",
+         {"vp8dec", "avdec_vp8"}},
+        {Codec::Opus, "opus", "OPUS", false, 111, 48000, "audio/x-opus", "opusenc", "opusparse", "rtpopuspay",
+         "rtpopusdepay", {"opusdec", "avdec_opus"}},
+    }};
+    return codecs;
+}
+
+bool installed(const char* factory)
+{
+    GRef<GstElementFactory> f = adopt_ref(gst_element_factory_find(factory));
+    return static_cast<bool>(f);
+}
+
+} // namespace
+
+const CodecInfo& codec_info(Codec codec)
+{
+    for (const CodecInfo& info : all_codecs()) {
+        if (info.codec == codec)
+            return info;
+    }
+    return all_codecs()[0];
+}
+
+std::optional<Codec> codec_from_name(const std::string& name)
+{
+    for (const CodecInfo& info : all_codecs()) {
+        if (g_ascii_strcasecmp(name.c_str(), info.name) == 0)
+            return info.codec;
+    }
+    return std::nullopt;
+}
+
+std::optional<Codec> codec_from_encoded_caps(const GstCaps* caps)
+{
+    if (!caps || gst_caps_is_empty(caps) || gst_caps_is_any(caps))
+        return std::nullopt;
+    const char* name = gst_structure_get_name(gst_caps_get_structure(caps, 0));
+    for (const CodecInfo& info : all_codecs()) {
+        if (std::strcmp(name, info.encoded_caps) == 0)
+            return info.codec;
+    }
+    return std::nullopt;
+}
+
+std::optional<Codec> codec_from_rtp_caps(const GstStructure* s)
+{
+    const char* encoding = gst_structure_get_string(s, "encoding-name");
+    if (!encoding)
+        return std::nullopt;
+    for (const CodecInfo& info : all_codecs()) {
+        if (g_ascii_strcasecmp(encoding, info.encoding_name) == 0)
+            return info.codec;
+    }
+    return std::nullopt;
+}
+
+GRef<GstCaps> rtp_caps(Codec codec, int payload)
+{
+    const CodecInfo& info = codec_info(codec);
+    GstCaps* caps = gst_caps_new_simple("application/x-rtp", "media", G_TYPE_STRING, info.video ? "video" : "audio",
+                                        "encoding-name", G_TYPE_STRING, info.encoding_name, "payload", G_TYPE_INT,
+                                        payload, "clock-rate", G_TYPE_INT, info.clock_rate, nullptr);
+    GstStructure* s = gst_caps_get_structure(caps, 0);
+    if (info.video)
+        gst_structure_set(s, "rtcp-fb-nack", G_TYPE_BOOLEAN, TRUE, "rtcp-fb-nack-pli", G_TYPE_BOOLEAN, TRUE,
+                          "rtcp-fb-ccm-fir", G_TYPE_BOOLEAN, TRUE, nullptr);
+    if (codec == Codec::H264)
+        gst_structure_set(s, "packetization-mode", G_TYPE_STRING, "1", "profile-level-id", G_TYPE_STRING, "42e01f",
+                          "level-asymmetry-allowed", G_TYPE_STRING, "1", nullptr);
+    if (codec == Codec::Opus)
+        gst_structure_set(s, "encoding-params", G_TYPE_STRING, "2", "minptime", G_TYPE_STRING, "10",
+                          "useinbandfec", G_TYPE_STRING, "1", nullptr);
+    return adopt_ref(caps);
+}
+
+GstElement* make_encoder(Codec codec, unsigned keyframe_interval, unsigned bitrate_kbps)
+{
+    const CodecInfo& info = codec_info(codec);
+    GstElement* encoder = gst_element_factory_make(info.encoder, nullptr);
+    if (!encoder)
+        return nullptr;
+    switch (codec) {
+    case Codec::H264:
+        gst_util_set_object_arg(G_OBJECT(encoder), "tune", "zerolatency");
+        gst_util_set_object_arg(G_OBJECT(encoder), "speed-preset", "ultrafast");
+        g_object_set(encoder, "key-int-max", keyframe_interval, "bitrate", bitrate_kbps, "b-adapt", FALSE,
+                     "bframes", 0u, "threads", 2u, nullptr);
+        break;
+    case Codec::VP8:
+        g_object_set(encoder, "deadline", G_GINT64_CONSTANT(1), "cpu-used", 8, "lag-in-frames", 0,
+                     "keyframe-max-dist", static_cast<int>(keyframe_interval), "target-bitrate",
+                     static_cast<int>(bitrate_kbps * 1000), "threads", 2, nullptr);
+        gst_util_set_object_arg(G_OBJECT(encoder), "end-usage", "cbr");
+        gst_util_set_object_arg(G_OBJECT(encoder), "error-resilient", "default");
+        break;
+    case Codec::Opus:
+        gst_util_set_object_arg(G_OBJECT(encoder), "frame-size", "10");
+        break;
+    }
+    return encoder;
+}
+
+GstElement* make_payloader(Codec codec, int payload)
+{
+    const CodecInfo& info = codec_info(codec);
+    GstElement* pay = gst_element_factory_make(info.payloader, nullptr);
+    if (!pay)
+        return nullptr;
+    g_object_set(pay, "pt", static_cast<guint>(payload), "mtu", 1200u, nullptr);
+    if (codec == Codec::H264) {
+        g_object_set(pay, "config-interval", -1, nullptr);
+        gst_util_set_object_arg(G_OBJECT(pay), "aggregate-mode", "zero-latency");
+    }
+    return pay;
+}
+
+GstElement* make_decoder(Codec codec)
+{
+    for (const char* name : codec_info(codec).decoders) {
+        if (GstElement* decoder = gst_element_factory_make(name, nullptr))
+            return decoder;
+    }
+    return nullptr;
+}
+
+std::vector<std::string> missing_elements(Codec codec, bool need_encoder, bool need_decoder)
+{
+    const CodecInfo& info = codec_info(codec);
+    std::vector<std::string> missing;
+    std::vector<const char*> needed {info.payloader, info.depayloader};
+    if (info.parser)
+        needed.push_back(info.parser);
+    if (need_encoder)
+        needed.push_back(info.encoder);
+    for (const char* n : needed) {
+        if (!installed(n))
+            missing.push_back(n);
+    }
+    if (need_decoder) {
+        bool any = false;
+        for (const char* d : info.decoders)
+            any |= installed(d);
+        if (!any)
+            missing.push_back(info.decoders[0]);
+    }
+    return missing;
+}
+
+} // namespace signalbin

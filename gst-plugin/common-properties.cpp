@@ -1,0 +1,210 @@
+#include "common-properties.h"
+
+#include <gst/gst.h>
+
+namespace signalbin {
+
+namespace {
+
+enum Offset {
+    SERVER_URL,
+    STUN_SERVER,
+    TURN_SERVERS,
+    ICE_LOCAL_ADDRESSES,
+    TOKEN,
+    CA_FILE,
+    TLS_INSECURE,
+    CONNECT_TIMEOUT,
+    RUN_SERVER,
+};
+static_assert(RUN_SERVER + 1 == kCommonPropertyCount, "update kCommonPropertyCount");
+
+constexpr auto kFlags = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                                 GST_PARAM_MUTABLE_READY);
+
+GParamSpec* string_list_spec(const char* name, const char* nick, const char* blurb)
+{
+    return gst_param_spec_array(name, nick, blurb,
+                                g_param_spec_string("item", "Item", "One entry", nullptr,
+                                                    static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)),
+                                kFlags);
+}
+
+} // namespace
+
+Signaller::Options CommonSettings::signaller_options(Signaller::Role role) const
+{
+    Signaller::Options o;
+    o.role = role;
+    o.client.url = server_url;
+    o.client.token = token;
+    o.client.ca_file = ca_file;
+    o.client.insecure = tls_insecure;
+    o.connect_timeout_ms = connect_timeout_ms;
+    o.run_server = run_server;
+    return o;
+}
+
+WebRtcConfig CommonSettings::webrtc_config(unsigned latency_ms) const
+{
+    WebRtcConfig c;
+    c.stun_server = stun_server;
+    c.turn_servers = turn_servers;
+    c.local_addresses = local_addresses;
+    c.latency_ms = latency_ms;
+    return c;
+}
+
+void install_common_properties(GObjectClass* klass, guint first)
+{
+    g_object_class_install_property(
+        klass, first + SERVER_URL,
+        g_param_spec_string("server-url", "Signalling server URL",
+                            "WebSocket URL of the signalling server (ws:// or wss://). With run-server=true, the "
+                            "embedded server listens on this URL's host and port (port 0: any free port, see "
+                            "server-port)",
+                            kDefaultServerUrl, kFlags));
+    g_object_class_install_property(
+        klass, first + STUN_SERVER,
+        g_param_spec_string("stun-server", "STUN server",
+                            "STUN server as stun://host:port, e.g. stun://stun.l.google.com:19302. Default none, so "
+                            "an offline machine does not wait on it; peers on one LAN need none",
+                            nullptr, kFlags));
+    g_object_class_install_property(
+        klass, first + TURN_SERVERS,
+        string_list_spec("turn-servers", "TURN servers",
+                         "TURN servers as turn(s)://user:password@host:port, e.g. "
+                         "turn-servers=\"<\\\"turn://u:p@turn.example.com:3478\\\">\""));
+    g_object_class_install_property(
+        klass, first + ICE_LOCAL_ADDRESSES,
+        string_list_spec("ice-local-addresses", "ICE local addresses",
+                         "Extra local addresses to gather ICE candidates on, e.g. \"<127.0.0.1>\" on a host whose "
+                         "only interface is loopback (libnice skips loopback otherwise)"));
+    g_object_class_install_property(
+        klass, first + TOKEN,
+        g_param_spec_string("token", "Token",
+                            "Bearer token presented to the signalling server (its --token); with run-server=true, "
+                            "the embedded server requires it",
+                            nullptr, kFlags));
+    g_object_class_install_property(
+        klass, first + CA_FILE,
+        g_param_spec_string("ca-file", "CA file",
+                            "PEM file of certificates to trust for a wss:// server-url (e.g. mkcert's rootCA.pem); "
+                            "default: the system's trust store",
+                            nullptr, kFlags));
+    g_object_class_install_property(
+        klass, first + TLS_INSECURE,
+        g_param_spec_boolean("tls-insecure", "Insecure TLS",
+                             "Accept any certificate from a wss:// server, self-signed ones included. For testing "
+                             "only: anyone in the path can then read the signalling",
+                             FALSE, kFlags));
+    g_object_class_install_property(
+        klass, first + CONNECT_TIMEOUT,
+        g_param_spec_uint("connect-timeout", "Connect timeout",
+                          "Milliseconds to reach the signalling server before posting an error; after the first "
+                          "connection a lost server is only a warning and the element reconnects. 0: wait forever",
+                          0, G_MAXUINT, kDefaultConnectTimeoutMs, kFlags));
+    g_object_class_install_property(
+        klass, first + RUN_SERVER,
+        g_param_spec_boolean("run-server", "Run server",
+                             "Start a signalling server inside this process on server-url's host and port (shared "
+                             "with other elements asking for the same port), so no separate signalbin-server is needed",
+                             FALSE, kFlags));
+}
+
+std::vector<std::string> string_array(const GValue* value)
+{
+    std::vector<std::string> out;
+    for (guint i = 0; i < gst_value_array_get_size(value); ++i) {
+        const GValue* item = gst_value_array_get_value(value, i);
+        if (G_VALUE_HOLDS_STRING(item) && g_value_get_string(item))
+            out.emplace_back(g_value_get_string(item));
+    }
+    return out;
+}
+
+void set_string_array(GValue* value, const std::vector<std::string>& strings)
+{
+    for (const std::string& s : strings) {
+        GValue item = G_VALUE_INIT;
+        g_value_init(&item, G_TYPE_STRING);
+        g_value_set_string(&item, s.c_str());
+        gst_value_array_append_and_take_value(value, &item);
+    }
+}
+
+bool set_common_property(CommonSettings& s, guint first, guint id, const GValue* value)
+{
+    if (id < first || id >= first + kCommonPropertyCount)
+        return false;
+    auto str = [value] { return std::string(g_value_get_string(value) ? g_value_get_string(value) : ""); };
+    switch (static_cast<Offset>(id - first)) {
+    case SERVER_URL:
+        s.server_url = g_value_get_string(value) ? str() : kDefaultServerUrl;
+        break;
+    case STUN_SERVER:
+        s.stun_server = str();
+        break;
+    case TURN_SERVERS:
+        s.turn_servers = string_array(value);
+        break;
+    case ICE_LOCAL_ADDRESSES:
+        s.local_addresses = string_array(value);
+        break;
+    case TOKEN:
+        s.token = str();
+        break;
+    case CA_FILE:
+        s.ca_file = str();
+        break;
+    case TLS_INSECURE:
+        s.tls_insecure = g_value_get_boolean(value);
+        break;
+    case CONNECT_TIMEOUT:
+        s.connect_timeout_ms = g_value_get_uint(value);
+        break;
+    case RUN_SERVER:
+        s.run_server = g_value_get_boolean(value);
+        break;
+    }
+    return true;
+}
+
+bool get_common_property(const CommonSettings& s, guint first, guint id, GValue* value)
+{
+    if (id < first || id >= first + kCommonPropertyCount)
+        return false;
+    auto opt = [](const std::string& v) { return v.empty() ? nullptr : v.c_str(); };
+    switch (static_cast<Offset>(id - first)) {
+    case SERVER_URL:
+        g_value_set_string(value, s.server_url.c_str());
+        break;
+    case STUN_SERVER:
+        g_value_set_string(value, opt(s.stun_server));
+        break;
+    case TURN_SERVERS:
+        set_string_array(value, s.turn_servers);
+        break;
+    case ICE_LOCAL_ADDRESSES:
+        set_string_array(value, s.local_addresses);
+        break;
+    case TOKEN:
+        g_value_set_string(value, opt(s.token));
+        break;
+    case CA_FILE:
+        g_value_set_string(value, opt(s.ca_file));
+        break;
+    case TLS_INSECURE:
+        g_value_set_boolean(value, s.tls_insecure);
+        break;
+    case CONNECT_TIMEOUT:
+        g_value_set_uint(value, s.connect_timeout_ms);
+        break;
+    case RUN_SERVER:
+        g_value_set_boolean(value, s.run_server);
+        break;
+    }
+    return true;
+}
+
+} // namespace signalbin

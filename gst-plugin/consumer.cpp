@@ -1,0 +1,534 @@
+#include "consumer.h"
+
+#include <gst/video/video.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+
+GST_DEBUG_CATEGORY_EXTERN(signalsink_debug);
+#define GST_CAT_DEFAULT signalsink_debug
+
+namespace signalbin {
+
+SIGNALBIN_DEFINE_REF_TRAITS(GstWebRTCRTPTransceiver, gst_object_ref, gst_object_unref)
+
+namespace {
+
+using WeakConsumer = std::weak_ptr<Consumer>;
+
+// Drops delta frames until the first key frame, so a consumer's decoder
+// starts on a picture it can decode.
+GstPadProbeReturn keyframe_gate(GstPad*, GstPadProbeInfo* info, gpointer)
+{
+    GstBuffer* buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+    if (GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DELTA_UNIT))
+        return GST_PAD_PROBE_DROP;
+    return GST_PAD_PROBE_REMOVE;
+}
+
+} // namespace
+
+Consumer::Consumer(Context context, std::string session_id, std::string peer_id)
+    : context_(std::move(context)), session_id_(std::move(session_id)), peer_id_(std::move(peer_id))
+{
+    stats_.peer_id = peer_id_;
+    stats_.session_id = session_id_;
+}
+
+Consumer::~Consumer() = default;
+
+template <typename F>
+void Consumer::on_thread(F&& fn)
+{
+    context_.signaller->thread().post([weak = weak_from_this(), fn = std::forward<F>(fn)]() mutable {
+        if (auto self = weak.lock()) {
+            if (!self->tearing_down_)
+                fn(*self);
+        }
+    });
+}
+
+bool Consumer::start(const std::optional<std::string>& offer, std::string& error)
+{
+    webrtc_ = make_webrtcbin(context_.webrtc, "consumer-" + session_id_.substr(0, 8));
+    if (!webrtc_) {
+        error = "webrtcbin is not installed (gstreamer1.0-plugins-bad)";
+        return false;
+    }
+    gst_bin_add(context_.bin, webrtc_);
+    auto connect = [this](const char* signal, GCallback callback) {
+        auto* weak = new WeakConsumer(weak_from_this());
+        gulong id = g_signal_connect_data(
+            webrtc_, signal, callback, weak, [](gpointer data, GClosure*) { delete static_cast<WeakConsumer*>(data); },
+            static_cast<GConnectFlags>(0));
+        return SignalConnection(webrtc_, id);
+    };
+    pad_handler_ = connect("pad-added", G_CALLBACK(&Consumer::on_pad_added));
+    ice_handler_ = connect("on-ice-candidate", G_CALLBACK(&Consumer::on_ice_candidate));
+    state_handler_ = connect("notify::connection-state", G_CALLBACK(&Consumer::on_connection_state));
+    ice_state_handler_ = connect("notify::ice-connection-state", G_CALLBACK(&Consumer::on_connection_state));
+    gst_element_sync_state_with_parent(webrtc_);
+    if (offer)
+        answer(*offer);
+    else
+        this->offer();
+    return true;
+}
+
+void Consumer::fail(const std::string& why)
+{
+    if (tearing_down_)
+        return;
+    GST_WARNING("consumer %s (session %s): %s", peer_id_.c_str(), session_id_.c_str(), why.c_str());
+    if (context_.on_failed)
+        context_.on_failed(session_id_, why);
+}
+
+// ---- we offer -----------------------------------------------------------------
+
+void Consumer::offer()
+{
+    offered_ = true;
+    for (SinkStream* stream : context_.streams) {
+        GstCaps* caps = gst_caps_new_empty();
+        for (Codec codec : stream->codecs())
+            gst_caps_append(caps, gst_caps_copy(rtp_caps(codec, codec_info(codec).default_payload).get()));
+        GstWebRTCRTPTransceiver* raw = nullptr;
+        g_signal_emit_by_name(webrtc_, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, caps, &raw);
+        gst_caps_unref(caps);
+        GRef<GstWebRTCRTPTransceiver> transceiver = adopt_ref(raw);
+        if (!transceiver) {
+            fail("could not add a transceiver for " + stream->name());
+            return;
+        }
+    }
+    GstPromise* promise = promise_then([weak = weak_from_this()](const GstStructure* reply) {
+        GstWebRTCSessionDescription* offer = nullptr;
+        if (reply)
+            gst_structure_get(reply, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &offer, nullptr);
+        auto desc = std::make_shared<SessionDescription>(offer);
+        if (auto self = weak.lock())
+            self->on_thread([desc](Consumer& c) {
+                if (!*desc) {
+                    c.fail("webrtcbin could not create an offer");
+                    return;
+                }
+                c.on_local_description(desc->get(), GST_WEBRTC_SDP_TYPE_OFFER);
+            });
+    });
+    g_signal_emit_by_name(webrtc_, "create-offer", nullptr, promise);
+    gst_promise_unref(promise);
+}
+
+void Consumer::on_local_description(GstWebRTCSessionDescription* description, GstWebRTCSDPType type)
+{
+    g_signal_emit_by_name(webrtc_, "set-local-description", description, nullptr);
+    context_.signaller->send_sdp(
+        session_id_, protocol::Sdp {type == GST_WEBRTC_SDP_TYPE_OFFER ? protocol::Sdp::Type::Offer
+                                                                      : protocol::Sdp::Type::Answer,
+                                    description_text(description)});
+}
+
+void Consumer::remote_sdp(const protocol::Sdp& sdp)
+{
+    if (sdp.type == protocol::Sdp::Type::Offer) {
+        if (remote_set_ || offered_) {
+            GST_WARNING("consumer %s sent a new offer; renegotiation is not supported", peer_id_.c_str());
+            return;
+        }
+        answer(sdp.sdp);
+        return;
+    }
+    if (!offered_ || remote_set_) {
+        GST_WARNING("consumer %s sent an unexpected answer", peer_id_.c_str());
+        return;
+    }
+    SessionDescription answer = parse_description(GST_WEBRTC_SDP_TYPE_ANSWER, sdp.sdp);
+    if (!answer) {
+        fail("the consumer's answer is not valid SDP");
+        return;
+    }
+    // The codec the consumer chose per m-line: the first format it kept.
+    std::vector<Plan> plan;
+    const GstSDPMessage* message = answer->sdp;
+    for (guint i = 0; i < gst_sdp_message_medias_len(message) && i < context_.streams.size(); ++i) {
+        const GstSDPMedia* media = gst_sdp_message_get_media(message, i);
+        if (gst_sdp_media_get_port(media) == 0 || gst_sdp_media_formats_len(media) == 0)
+            continue;
+        int pt = std::atoi(gst_sdp_media_get_format(media, 0));
+        GRef<GstCaps> caps = adopt_ref(gst_sdp_media_get_caps_from_media(media, pt));
+        std::optional<Codec> codec = caps ? codec_from_rtp_caps(gst_caps_get_structure(caps.get(), 0)) : std::nullopt;
+        if (!codec) {
+            GST_WARNING("consumer %s: no usable codec in answer for m-line %u", peer_id_.c_str(), i);
+            continue;
+        }
+        plan.push_back(Plan {context_.streams[i], i, *codec, pt});
+    }
+    GstPromise* promise = promise_then([weak = weak_from_this(), plan](const GstStructure*) {
+        if (auto self = weak.lock())
+            self->on_thread([plan](Consumer& c) {
+                c.remote_set_ = true;
+                c.flush_pending_ice();
+                c.link_branches(plan);
+            });
+    });
+    g_signal_emit_by_name(webrtc_, "set-remote-description", answer.get(), promise);
+    gst_promise_unref(promise);
+}
+
+// ---- the consumer offers --------------------------------------------------------
+
+void Consumer::answer(const std::string& offer_sdp)
+{
+    SessionDescription offer = parse_description(GST_WEBRTC_SDP_TYPE_OFFER, offer_sdp);
+    if (!offer) {
+        fail("the consumer's offer is not valid SDP");
+        return;
+    }
+    // Streams go to m-lines of their kind in order; each takes the first of
+    // its codecs the consumer offered, with the consumer's payload type.
+    std::vector<Plan> plan;
+    std::vector<bool> used(context_.streams.size(), false);
+    const GstSDPMessage* message = offer->sdp;
+    for (guint i = 0; i < gst_sdp_message_medias_len(message); ++i) {
+        const char* kind = gst_sdp_media_get_media(gst_sdp_message_get_media(message, i));
+        for (size_t s = 0; s < context_.streams.size(); ++s) {
+            SinkStream* stream = context_.streams[s];
+            if (used[s] || g_strcmp0(kind, stream->video() ? "video" : "audio") != 0)
+                continue;
+            std::vector<OfferedMedia> offered = offered_media(message, stream->codecs());
+            if (i < offered.size() && offered[i].codec) {
+                used[s] = true;
+                plan.push_back(Plan {stream, i, *offered[i].codec, offered[i].payload});
+            }
+            break;
+        }
+    }
+    if (plan.empty()) {
+        fail("the consumer's offer has no media we can send (we have: " + std::to_string(context_.streams.size()) +
+             " streams)");
+        return;
+    }
+    GstPromise* promise = promise_then([weak = weak_from_this(), plan](const GstStructure*) {
+        if (auto self = weak.lock())
+            self->on_thread([plan](Consumer& c) {
+                c.remote_set_ = true;
+                c.flush_pending_ice();
+                GArray* transceivers = nullptr;
+                g_signal_emit_by_name(c.webrtc_, "get-transceivers", &transceivers);
+                for (guint t = 0; transceivers && t < transceivers->len; ++t) {
+                    auto* trans = g_array_index(transceivers, GstWebRTCRTPTransceiver*, t);
+                    guint mline = 0;
+                    g_object_get(trans, "mlineindex", &mline, nullptr);
+                    auto it = std::find_if(plan.begin(), plan.end(), [mline](const Plan& p) { return p.mline == mline; });
+                    if (it == plan.end()) {
+                        g_object_set(trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_INACTIVE, nullptr);
+                        continue;
+                    }
+                    g_object_set(trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, "codec-preferences",
+                                 rtp_caps(it->codec, it->payload).get(), nullptr);
+                }
+                if (transceivers)
+                    g_array_unref(transceivers);
+                c.link_branches(plan);
+                GstPromise* answer = promise_then([weak = c.weak_from_this()](const GstStructure* reply) {
+                    GstWebRTCSessionDescription* desc = nullptr;
+                    if (reply)
+                        gst_structure_get(reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc, nullptr);
+                    auto owned = std::make_shared<SessionDescription>(desc);
+                    if (auto self = weak.lock())
+                        self->on_thread([owned](Consumer& c) {
+                            if (!*owned) {
+                                c.fail("webrtcbin could not answer the consumer's offer");
+                                return;
+                            }
+                            c.on_local_description(owned->get(), GST_WEBRTC_SDP_TYPE_ANSWER);
+                        });
+                });
+                g_signal_emit_by_name(c.webrtc_, "create-answer", nullptr, answer);
+                gst_promise_unref(answer);
+            });
+    });
+    g_signal_emit_by_name(webrtc_, "set-remote-description", offer.get(), promise);
+    gst_promise_unref(promise);
+}
+
+// ---- media branches -------------------------------------------------------------
+
+void Consumer::link_branches(const std::vector<Plan>& plan)
+{
+    plan_.insert(plan_.end(), plan.begin(), plan.end());
+    link_ready_branches();
+}
+
+void Consumer::link_ready_branches()
+{
+    bool linked = false;
+    for (auto it = plan_.begin(); it != plan_.end();) {
+        auto pad = send_pads_.find(it->mline);
+        if (pad == send_pads_.end()) {
+            ++it;
+            continue;
+        }
+        Plan p = *it;
+        it = plan_.erase(it);
+        if (!link_branch(p, pad->second.get())) {
+            fail("could not link " + p.stream->name() + " (" + codec_info(p.codec).name + ") to the consumer");
+            return;
+        }
+        linked = true;
+    }
+    if (linked)
+        request_keyframes();
+}
+
+void Consumer::on_pad_added(GstElement*, GstPad* pad, gpointer data)
+{
+    if (GST_PAD_DIRECTION(pad) != GST_PAD_SINK)
+        return;
+    auto self = static_cast<WeakConsumer*>(data)->lock();
+    if (!self)
+        return;
+    GstWebRTCRTPTransceiver* trans = nullptr;
+    g_object_get(pad, "transceiver", &trans, nullptr);
+    GRef<GstWebRTCRTPTransceiver> transceiver = adopt_ref(trans);
+    if (!transceiver)
+        return;
+    guint mline = 0;
+    g_object_get(transceiver.get(), "mlineindex", &mline, nullptr);
+    GRef<GstPad> owned = take_ref(pad);
+    self->on_thread([mline, owned](Consumer& c) {
+        c.send_pads_[mline] = owned;
+        c.link_ready_branches();
+    });
+}
+
+bool Consumer::link_branch(const Plan& plan, GstPad* webrtc_pad)
+{
+    Branch b;
+    b.stream = plan.stream;
+    b.mline = plan.mline;
+    b.codec = plan.codec;
+    b.payload = plan.payload;
+    b.tee = plan.stream->tee_for(plan.codec);
+    if (!b.tee)
+        return false;
+    std::string prefix = "consumer-" + session_id_.substr(0, 8) + "-" + plan.stream->name();
+    b.queue = gst_element_factory_make("queue", (prefix + "-queue").c_str());
+    // A slow consumer loses its own frames; it never holds up the others.
+    g_object_set(b.queue, "max-size-buffers", plan.stream->video() ? 30u : 50u, "max-size-bytes", 0u,
+                 "max-size-time", G_GUINT64_CONSTANT(0), nullptr);
+    gst_util_set_object_arg(G_OBJECT(b.queue), "leaky", "downstream");
+    b.payloader = make_payloader(plan.codec, plan.payload);
+    if (!b.payloader) {
+        gst_object_unref(gst_object_ref_sink(b.queue));
+        return false;
+    }
+    std::vector<GstElement*> chain {b.queue, b.payloader};
+    if (plan.codec == Codec::H264) {
+        // The payloader derives profile-level-id from the encoder's SPS; say
+        // what the SDP promised, as browsers match on it.
+        b.fixer = gst_element_factory_make("capssetter", (prefix + "-fmtp").c_str());
+        if (b.fixer) {
+            GstCaps* caps = gst_caps_from_string(
+                "application/x-rtp,profile-level-id=(string)42e01f,packetization-mode=(string)1");
+            g_object_set(b.fixer, "caps", caps, "join", TRUE, "replace", FALSE, nullptr);
+            gst_caps_unref(caps);
+            chain.push_back(b.fixer);
+        }
+    }
+    for (GstElement* e : chain)
+        gst_bin_add(context_.bin, e);
+    for (size_t i = 1; i < chain.size(); ++i)
+        gst_element_link(chain[i - 1], chain[i]);
+    b.webrtc_pad = take_ref(webrtc_pad);
+    GRef<GstPad> last_src = adopt_ref(gst_element_get_static_pad(chain.back(), "src"));
+    GstPadLinkReturn link = gst_pad_link(last_src.get(), webrtc_pad);
+    if (link != GST_PAD_LINK_OK) {
+        GST_ERROR("could not link to webrtcbin %s: %s", GST_PAD_NAME(webrtc_pad), gst_pad_link_get_name(link));
+        branches_.push_back(std::move(b)); // for teardown
+        return false;
+    }
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it)
+        gst_element_sync_state_with_parent(*it);
+    if (plan.stream->video()) {
+        GRef<GstPad> queue_src = adopt_ref(gst_element_get_static_pad(b.queue, "src"));
+        gst_pad_add_probe(queue_src.get(), GST_PAD_PROBE_TYPE_BUFFER, keyframe_gate, nullptr, nullptr);
+    }
+    b.tee_pad = adopt_ref(gst_element_request_pad_simple(b.tee, "src_%u"));
+    GRef<GstPad> queue_sink = adopt_ref(gst_element_get_static_pad(b.queue, "sink"));
+    bool linked = b.tee_pad && gst_pad_link(b.tee_pad.get(), queue_sink.get()) == GST_PAD_LINK_OK;
+    branches_.push_back(std::move(b));
+    return linked;
+}
+
+void Consumer::request_keyframes()
+{
+    for (const Branch& b : branches_) {
+        if (!b.stream->video() || !b.queue)
+            continue;
+        // Travels upstream from the queue, through the tee, to the encoder.
+        GRef<GstPad> src = adopt_ref(gst_element_get_static_pad(b.queue, "src"));
+        gst_pad_send_event(src.get(), gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0));
+    }
+}
+
+// ---- ICE and state ----------------------------------------------------------------
+
+void Consumer::remote_ice(const protocol::Ice& ice)
+{
+    if (ice.candidate.empty())
+        return; // end of candidates
+    pending_ice_.push_back(ice);
+    if (remote_set_)
+        flush_pending_ice();
+}
+
+void Consumer::flush_pending_ice()
+{
+    for (const protocol::Ice& ice : pending_ice_)
+        g_signal_emit_by_name(webrtc_, "add-ice-candidate", ice.sdp_mline_index, ice.candidate.c_str());
+    pending_ice_.clear();
+}
+
+void Consumer::on_ice_candidate(GstElement*, guint mline, char* candidate, gpointer data)
+{
+    auto self = static_cast<WeakConsumer*>(data)->lock();
+    if (!self || self->tearing_down_)
+        return;
+    self->context_.signaller->send_ice(self->session_id_, protocol::Ice {candidate, mline, std::nullopt});
+}
+
+void Consumer::on_connection_state(GObject* webrtc, GParamSpec*, gpointer data)
+{
+    auto self = static_cast<WeakConsumer*>(data)->lock();
+    if (!self)
+        return;
+    GstWebRTCPeerConnectionState state;
+    GstWebRTCICEConnectionState ice;
+    g_object_get(webrtc, "connection-state", &state, "ice-connection-state", &ice, nullptr);
+    {
+        std::lock_guard<std::mutex> guard(self->stats_lock_);
+        self->stats_.connection_state = connection_state_name(state);
+        self->stats_.ice_connection_state = ice_state_name(ice);
+    }
+    self->on_thread([state, ice](Consumer& c) {
+        if (state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED && !c.connected_once_) {
+            c.connected_once_ = true;
+            GST_INFO("consumer %s connected", c.peer_id_.c_str());
+            // Anything sent before DTLS was up is lost: start on a key frame now.
+            c.request_keyframes();
+        }
+        if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED || ice == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED)
+            c.fail(std::string("connection failed (ICE ") + ice_state_name(ice) + ")");
+    });
+}
+
+// ---- stats ---------------------------------------------------------------------------
+
+Consumer::Stats Consumer::stats() const
+{
+    std::lock_guard<std::mutex> guard(stats_lock_);
+    return stats_;
+}
+
+void Consumer::poll_stats()
+{
+    if (!webrtc_ || tearing_down_)
+        return;
+    GstPromise* promise = promise_then([weak = weak_from_this()](const GstStructure* reply) {
+        auto self = weak.lock();
+        if (!self || !reply)
+            return;
+        SendStats s = summarize_send_stats(reply);
+        gint64 now = g_get_monotonic_time();
+        std::lock_guard<std::mutex> guard(self->stats_lock_);
+        if (self->last_poll_us_ > 0 && now > self->last_poll_us_ && s.bytes_sent >= self->last_bytes_)
+            self->stats_.bitrate = (s.bytes_sent - self->last_bytes_) * 8 * G_USEC_PER_SEC / (now - self->last_poll_us_);
+        self->last_poll_us_ = now;
+        self->last_bytes_ = s.bytes_sent;
+        self->stats_.bytes_sent = s.bytes_sent;
+        self->stats_.packets_sent = s.packets_sent;
+        self->stats_.round_trip_time = s.round_trip_time;
+    });
+    g_signal_emit_by_name(webrtc_, "get-stats", nullptr, promise);
+    gst_promise_unref(promise);
+}
+
+// ---- teardown ------------------------------------------------------------------------
+
+void Consumer::teardown(std::function<void()> done)
+{
+    tearing_down_ = true;
+    pad_handler_.disconnect();
+    ice_handler_.disconnect();
+    state_handler_.disconnect();
+    ice_state_handler_.disconnect();
+
+    struct Pending {
+        std::shared_ptr<Consumer> consumer;
+        std::function<void()> done;
+        std::atomic<int> remaining {0};
+    };
+    auto pending = std::make_shared<Pending>();
+    pending->consumer = shared_from_this();
+    pending->done = std::move(done);
+
+    auto finish = [](std::shared_ptr<Pending> p) {
+        p->consumer->context_.signaller->thread().post([p] {
+            Consumer& c = *p->consumer;
+            for (Branch& b : c.branches_) {
+                if (b.tee_pad)
+                    gst_element_release_request_pad(b.tee, b.tee_pad.get());
+                for (GstElement* e : {b.queue, b.payloader, b.fixer}) {
+                    if (!e)
+                        continue;
+                    gst_element_set_locked_state(e, TRUE);
+                    gst_element_set_state(e, GST_STATE_NULL);
+                    gst_bin_remove(c.context_.bin, e);
+                }
+            }
+            c.branches_.clear();
+            if (c.webrtc_) {
+                gst_element_set_locked_state(c.webrtc_, TRUE);
+                gst_element_set_state(c.webrtc_, GST_STATE_NULL);
+                gst_bin_remove(c.context_.bin, c.webrtc_);
+                c.webrtc_ = nullptr;
+            }
+            if (p->done)
+                p->done();
+        });
+    };
+
+    std::vector<GstPad*> to_unlink;
+    for (Branch& b : branches_) {
+        if (b.tee_pad)
+            to_unlink.push_back(b.tee_pad.get());
+    }
+    if (to_unlink.empty()) {
+        finish(pending);
+        return;
+    }
+    pending->remaining = static_cast<int>(to_unlink.size());
+    for (GstPad* pad : to_unlink) {
+        struct Probe {
+            std::shared_ptr<Pending> pending;
+            void (*finish)(std::shared_ptr<Pending>);
+        };
+        gst_pad_add_probe(
+            pad, GST_PAD_PROBE_TYPE_IDLE,
+            [](GstPad* pad, GstPadProbeInfo*, gpointer data) -> GstPadProbeReturn {
+                auto* probe = static_cast<Probe*>(data);
+                GRef<GstPad> peer = adopt_ref(gst_pad_get_peer(pad));
+                if (peer)
+                    gst_pad_unlink(pad, peer.get());
+                if (--probe->pending->remaining == 0)
+                    probe->finish(probe->pending);
+                return GST_PAD_PROBE_REMOVE;
+            },
+            new Probe {pending, +finish}, [](gpointer data) { delete static_cast<Probe*>(data); });
+    }
+}
+
+} // namespace signalbin

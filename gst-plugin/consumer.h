@@ -1,0 +1,127 @@
+// One consumer of signalsink: its webrtcbin, the negotiation with the peer
+// (we offer, or we answer the peer's offer), and one branch per stream from
+// that stream's codec tee:
+//
+//   tee(codec) ! queue leaky=downstream ! [key-frame gate] payloader ! webrtcbin
+//
+// Owned by Producer, driven on the signaller's thread. webrtcbin's callbacks
+// come back through weak references, so a consumer can go at any time.
+#pragma once
+
+#include "signaller.h"
+#include "sink-stream.h"
+#include "webrtc-utils.h"
+
+#include <gst/gst.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace signalbin {
+
+class Consumer : public std::enable_shared_from_this<Consumer> {
+public:
+    struct Context {
+        GstBin* bin = nullptr;
+        Signaller* signaller = nullptr;
+        WebRtcConfig webrtc;
+        std::vector<SinkStream*> streams;
+        // Called on the signaller thread when the connection failed or
+        // negotiation could not complete.
+        std::function<void(const std::string& session_id, const std::string& why)> on_failed;
+    };
+
+    struct Stats {
+        std::string peer_id;
+        std::string session_id;
+        std::string connection_state = "new";
+        std::string ice_connection_state = "new";
+        guint64 bytes_sent = 0;
+        guint64 packets_sent = 0;
+        double round_trip_time = -1;
+        guint64 bitrate = 0; // bits a second, over the last poll
+    };
+
+    Consumer(Context context, std::string session_id, std::string peer_id);
+    ~Consumer();
+
+    const std::string& session_id() const { return session_id_; }
+    const std::string& peer_id() const { return peer_id_; }
+    GstElement* webrtcbin() const { return webrtc_; }
+
+    // Adds the webrtcbin and starts negotiating; false (with `error`) if it cannot.
+    bool start(const std::optional<std::string>& offer, std::string& error);
+    void remote_sdp(const protocol::Sdp& sdp);
+    void remote_ice(const protocol::Ice& ice);
+    // Unlinks every branch when idle, then removes all elements; `done` runs
+    // on the signaller thread afterwards.
+    void teardown(std::function<void()> done);
+
+    Stats stats() const;
+    void poll_stats();
+
+private:
+    struct Branch {
+        SinkStream* stream = nullptr;
+        unsigned mline = 0;
+        Codec codec = Codec::H264;
+        int payload = 96;
+        GstElement* tee = nullptr;
+        GRef<GstPad> tee_pad;
+        GstElement* queue = nullptr;
+        GstElement* payloader = nullptr;
+        GstElement* fixer = nullptr; // capssetter for H.264's fmtp
+        GRef<GstPad> webrtc_pad;
+    };
+    struct Plan {
+        SinkStream* stream;
+        unsigned mline;
+        Codec codec;
+        int payload;
+    };
+
+    template <typename F>
+    void on_thread(F&& fn); // runs fn(self) on the signaller thread if still alive
+    void fail(const std::string& why);
+    void offer();
+    void answer(const std::string& offer_sdp);
+    void on_local_description(GstWebRTCSessionDescription* description, GstWebRTCSDPType type);
+    // Records what goes where; each branch is linked once webrtcbin has
+    // made the send pad of its m-line (it does when negotiation applies).
+    void link_branches(const std::vector<Plan>& plan);
+    void link_ready_branches();
+    bool link_branch(const Plan& plan, GstPad* webrtc_pad);
+    void request_keyframes();
+    void flush_pending_ice();
+
+    static void on_pad_added(GstElement*, GstPad* pad, gpointer data);
+    static void on_ice_candidate(GstElement*, guint mline, char* candidate, gpointer data);
+    static void on_connection_state(GObject*, GParamSpec*, gpointer data);
+
+    Context context_;
+    std::string session_id_;
+    std::string peer_id_;
+    GstElement* webrtc_ = nullptr; // owned by the bin while added
+    std::vector<Branch> branches_;
+    std::vector<Plan> plan_;                   // not linked yet
+    std::map<unsigned, GRef<GstPad>> send_pads_; // by m-line, from webrtcbin
+    std::vector<protocol::Ice> pending_ice_;
+    bool remote_set_ = false;
+    bool offered_ = false;
+    bool tearing_down_ = false;
+    bool connected_once_ = false;
+    // Weak handle for callbacks from webrtcbin threads.
+    std::shared_ptr<std::weak_ptr<Consumer>> weak_self_;
+    SignalConnection pad_handler_, ice_handler_, state_handler_, ice_state_handler_;
+
+    mutable std::mutex stats_lock_;
+    Stats stats_;
+    gint64 last_poll_us_ = 0;
+    guint64 last_bytes_ = 0;
+};
+
+} // namespace signalbin

@@ -1,0 +1,410 @@
+/**
+ * SECTION:element-signalsink
+ * @title: signalsink
+ *
+ * Publishes its input over WebRTC to every peer that asks, through a
+ * signalling server speaking GStreamer's WebRTC signalling protocol (so
+ * browsers using gstwebrtc-api, signalsrc and webrtcsrc can all watch).
+ *
+ * Raw video and audio are encoded once (H.264 or VP8, Opus) and shared by
+ * every consumer; H.264, VP8 and Opus input is sent as it is.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 v4l2src ! signalsink run-server=true
+ * gst-launch-1.0 videotestsrc is-live=true ! signalsink meta="meta,name=cam" audiotestsrc is-live=true ! signalsink0.
+ * ]|
+ */
+#include "gstsignalsink.h"
+
+#include "common-properties.h"
+#include "producer.h"
+#include "structure-json.h"
+
+#include <memory>
+#include <mutex>
+#include <sstream>
+
+GST_DEBUG_CATEGORY(signalsink_debug);
+#define GST_CAT_DEFAULT signalsink_debug
+
+using namespace signalbin;
+
+namespace {
+
+constexpr const char* kDefaultVideoCodecs[] = {"h264", "vp8"};
+constexpr const char* kDefaultAudioCodecs[] = {"opus"};
+constexpr unsigned kDefaultVideoBitrate = 2048;
+constexpr unsigned kDefaultMaxConsumers = 0;
+
+enum {
+    PROP_0,
+    PROP_COMMON_FIRST,
+    PROP_META = PROP_COMMON_FIRST + kCommonPropertyCount,
+    PROP_MAX_CONSUMERS,
+    PROP_VIDEO_CODECS,
+    PROP_AUDIO_CODECS,
+    PROP_VIDEO_BITRATE,
+    PROP_STATS,
+    PROP_SERVER_PORT,
+};
+
+enum { SIGNAL_CONSUMER_ADDED, SIGNAL_CONSUMER_REMOVED, N_SIGNALS };
+guint signals[N_SIGNALS];
+
+GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE(
+    "video_%u", GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS("video/x-raw; video/x-h264; video/x-vp8"));
+GstStaticPadTemplate audio_template =
+    GST_STATIC_PAD_TEMPLATE("audio_%u", GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS("audio/x-raw; audio/x-opus"));
+
+struct Settings {
+    CommonSettings common;
+    GUnique<GstStructure> meta;
+    unsigned max_consumers = kDefaultMaxConsumers;
+    std::vector<std::string> video_codecs {std::begin(kDefaultVideoCodecs), std::end(kDefaultVideoCodecs)};
+    std::vector<std::string> audio_codecs {std::begin(kDefaultAudioCodecs), std::end(kDefaultAudioCodecs)};
+    unsigned video_bitrate = kDefaultVideoBitrate;
+};
+
+// The C++ side of the element; GstSignalSink only points at it.
+struct Private {
+    Settings settings; // under the object lock
+    std::vector<std::unique_ptr<SinkStream>> streams;
+    std::vector<GstPad*> pads; // ghost pads, owned by the element
+    unsigned next_video = 0;
+    unsigned next_audio = 0;
+    std::shared_ptr<Producer> producer; // under the object lock
+};
+
+} // namespace
+
+struct _GstSignalSink {
+    GstBin parent;
+    Private* priv;
+};
+
+G_DEFINE_TYPE(GstSignalSink, gst_signal_sink, GST_TYPE_BIN)
+GST_ELEMENT_REGISTER_DEFINE(signalsink, "signalsink", GST_RANK_NONE, GST_TYPE_SIGNAL_SINK)
+
+namespace {
+
+std::vector<Codec> parse_codecs(GstSignalSink* self, const std::vector<std::string>& names, bool video)
+{
+    std::vector<Codec> codecs;
+    for (const std::string& name : names) {
+        std::optional<Codec> c = codec_from_name(name);
+        if (!c || codec_info(*c).video != video) {
+            GST_WARNING_OBJECT(self, "ignoring unknown %s codec \"%s\"", video ? "video" : "audio", name.c_str());
+            continue;
+        }
+        codecs.push_back(*c);
+    }
+    return codecs;
+}
+
+std::shared_ptr<Producer> current_producer(GstSignalSink* self)
+{
+    GST_OBJECT_LOCK(self);
+    std::shared_ptr<Producer> p = self->priv->producer;
+    GST_OBJECT_UNLOCK(self);
+    return p;
+}
+
+GstPad* request_new_pad(GstElement* element, GstPadTemplate* templ, const char* name, const GstCaps*)
+{
+    auto* self = GST_SIGNAL_SINK(element);
+    Private* priv = self->priv;
+    GstState state = GST_STATE(element);
+    if (state > GST_STATE_READY) {
+        GST_ELEMENT_WARNING(self, CORE, PAD, ("Pads can only be requested in NULL or READY state"),
+                            ("signalsink is already %s", gst_element_state_get_name(state)));
+        return nullptr;
+    }
+    bool video = g_str_has_prefix(GST_PAD_TEMPLATE_NAME_TEMPLATE(templ), "video");
+    unsigned index = video ? priv->next_video : priv->next_audio;
+    if (name && sscanf(name, video ? "video_%u" : "audio_%u", &index) != 1)
+        return nullptr;
+    std::string pad_name = std::string(video ? "video_" : "audio_") + std::to_string(index);
+    if (GstPad* existing = gst_element_get_static_pad(element, pad_name.c_str())) {
+        gst_object_unref(existing);
+        return nullptr;
+    }
+    (video ? priv->next_video : priv->next_audio) = index + 1;
+
+    GST_OBJECT_LOCK(self);
+    SinkStream::Settings stream_settings;
+    stream_settings.codecs = parse_codecs(self, video ? priv->settings.video_codecs : priv->settings.audio_codecs, video);
+    stream_settings.bitrate_kbps = priv->settings.video_bitrate;
+    GST_OBJECT_UNLOCK(self);
+
+    auto stream = std::make_unique<SinkStream>(
+        GST_BIN(self), pad_name, video, stream_settings,
+        [self] {
+            if (auto producer = current_producer(self))
+                producer->stream_ready();
+        },
+        [self](const std::string& message, const std::string& debug) {
+            GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("%s", message.c_str()), ("%s", debug.c_str()));
+        });
+    GstPad* pad = gst_ghost_pad_new_from_template(pad_name.c_str(), stream->sink_pad(), templ);
+    gst_pad_set_active(pad, TRUE);
+    gst_element_add_pad(element, pad);
+    priv->streams.push_back(std::move(stream));
+    priv->pads.push_back(pad);
+    return pad;
+}
+
+void release_pad(GstElement* element, GstPad* pad)
+{
+    auto* self = GST_SIGNAL_SINK(element);
+    Private* priv = self->priv;
+    for (size_t i = 0; i < priv->pads.size(); ++i) {
+        if (priv->pads[i] != pad)
+            continue;
+        priv->pads.erase(priv->pads.begin() + static_cast<long>(i));
+        gst_ghost_pad_set_target(GST_GHOST_PAD(pad), nullptr);
+        priv->streams.erase(priv->streams.begin() + static_cast<long>(i));
+        gst_element_remove_pad(element, pad);
+        return;
+    }
+}
+
+std::shared_ptr<Producer> make_producer(GstSignalSink* self)
+{
+    Private* priv = self->priv;
+    GST_OBJECT_LOCK(self);
+    Producer::Settings settings;
+    settings.signalling = priv->settings.common.signaller_options(Signaller::Role::Producer);
+    if (priv->settings.meta) {
+        settings.signalling.meta = structure_to_json(priv->settings.meta.get());
+    } else {
+        JsonObject* meta = json_object_new();
+        json_object_set_string_member(meta, "name", GST_OBJECT_NAME(self));
+        settings.signalling.meta = protocol::Json::object(meta);
+        json_object_unref(meta);
+    }
+    settings.webrtc = priv->settings.common.webrtc_config(200);
+    settings.max_consumers = priv->settings.max_consumers;
+    GST_OBJECT_UNLOCK(self);
+
+    std::vector<SinkStream*> streams;
+    for (auto& s : priv->streams)
+        streams.push_back(s.get());
+    Producer::Events events;
+    events.consumer_added = [self](const std::string& peer, GstElement* webrtc) {
+        g_signal_emit(self, signals[SIGNAL_CONSUMER_ADDED], 0, peer.c_str(), webrtc);
+    };
+    events.consumer_removed = [self](const std::string& peer, GstElement* webrtc) {
+        g_signal_emit(self, signals[SIGNAL_CONSUMER_REMOVED], 0, peer.c_str(), webrtc);
+    };
+    return std::make_shared<Producer>(GST_ELEMENT(self), std::move(settings), std::move(streams), std::move(events));
+}
+
+GstStateChangeReturn change_state(GstElement* element, GstStateChange transition)
+{
+    auto* self = GST_SIGNAL_SINK(element);
+    if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
+        if (self->priv->streams.empty())
+            GST_ELEMENT_WARNING(self, CORE, PAD, ("signalsink has no input"),
+                                ("link something to a video_%%u or audio_%%u pad"));
+        std::shared_ptr<Producer> producer = make_producer(self);
+        GST_OBJECT_LOCK(self);
+        self->priv->producer = producer;
+        GST_OBJECT_UNLOCK(self);
+        producer->start();
+    }
+    GstStateChangeReturn ret = GST_ELEMENT_CLASS(gst_signal_sink_parent_class)->change_state(element, transition);
+    if (transition == GST_STATE_CHANGE_PAUSED_TO_READY ||
+        (transition == GST_STATE_CHANGE_READY_TO_PAUSED && ret == GST_STATE_CHANGE_FAILURE)) {
+        GST_OBJECT_LOCK(self);
+        std::shared_ptr<Producer> producer = std::move(self->priv->producer);
+        GST_OBJECT_UNLOCK(self);
+        producer.reset();
+    }
+    return ret;
+}
+
+void set_property(GObject* object, guint id, const GValue* value, GParamSpec* pspec)
+{
+    auto* self = GST_SIGNAL_SINK(object);
+    Settings& s = self->priv->settings;
+    GST_OBJECT_LOCK(self);
+    if (!set_common_property(s.common, PROP_COMMON_FIRST, id, value)) {
+        switch (id) {
+        case PROP_META: {
+            const GstStructure* meta = gst_value_get_structure(value);
+            s.meta.reset(meta ? gst_structure_copy(meta) : nullptr);
+            break;
+        }
+        case PROP_MAX_CONSUMERS:
+            s.max_consumers = g_value_get_uint(value);
+            break;
+        case PROP_VIDEO_CODECS:
+            s.video_codecs = string_array(value);
+            break;
+        case PROP_AUDIO_CODECS:
+            s.audio_codecs = string_array(value);
+            break;
+        case PROP_VIDEO_BITRATE:
+            s.video_bitrate = g_value_get_uint(value);
+            break;
+        default:
+            G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+        }
+    }
+    GST_OBJECT_UNLOCK(self);
+}
+
+void get_property(GObject* object, guint id, GValue* value, GParamSpec* pspec)
+{
+    auto* self = GST_SIGNAL_SINK(object);
+    if (id == PROP_STATS) {
+        std::shared_ptr<Producer> producer = current_producer(self);
+        GstStructure* stats =
+            producer ? producer->stats() : gst_structure_new_empty("application/x-signalsink-stats");
+        gst_value_set_structure(value, stats);
+        gst_structure_free(stats);
+        return;
+    }
+    if (id == PROP_SERVER_PORT) {
+        std::shared_ptr<Producer> producer = current_producer(self);
+        g_value_set_uint(value, producer ? producer->server_port() : 0);
+        return;
+    }
+    Settings& s = self->priv->settings;
+    GST_OBJECT_LOCK(self);
+    if (!get_common_property(s.common, PROP_COMMON_FIRST, id, value)) {
+        switch (id) {
+        case PROP_META:
+            gst_value_set_structure(value, s.meta.get());
+            break;
+        case PROP_MAX_CONSUMERS:
+            g_value_set_uint(value, s.max_consumers);
+            break;
+        case PROP_VIDEO_CODECS:
+            set_string_array(value, s.video_codecs);
+            break;
+        case PROP_AUDIO_CODECS:
+            set_string_array(value, s.audio_codecs);
+            break;
+        case PROP_VIDEO_BITRATE:
+            g_value_set_uint(value, s.video_bitrate);
+            break;
+        default:
+            G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+        }
+    }
+    GST_OBJECT_UNLOCK(self);
+}
+
+void finalize(GObject* object)
+{
+    auto* self = GST_SIGNAL_SINK(object);
+    delete self->priv;
+    G_OBJECT_CLASS(gst_signal_sink_parent_class)->finalize(object);
+}
+
+void dispose(GObject* object)
+{
+    auto* self = GST_SIGNAL_SINK(object);
+    GST_OBJECT_LOCK(self);
+    std::shared_ptr<Producer> producer = std::move(self->priv->producer);
+    GST_OBJECT_UNLOCK(self);
+    producer.reset();
+    self->priv->streams.clear();
+    G_OBJECT_CLASS(gst_signal_sink_parent_class)->dispose(object);
+}
+
+} // namespace
+
+static void gst_signal_sink_class_init(GstSignalSinkClass* klass)
+{
+    GST_DEBUG_CATEGORY_INIT(signalsink_debug, "signalsink", 0, "signalbin WebRTC sink");
+    auto* object_class = G_OBJECT_CLASS(klass);
+    auto* element_class = GST_ELEMENT_CLASS(klass);
+    object_class->set_property = set_property;
+    object_class->get_property = get_property;
+    object_class->dispose = dispose;
+    object_class->finalize = finalize;
+    element_class->request_new_pad = request_new_pad;
+    element_class->release_pad = release_pad;
+    element_class->change_state = change_state;
+
+    constexpr auto rw = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+    install_common_properties(object_class, PROP_COMMON_FIRST);
+    g_object_class_install_property(
+        object_class, PROP_META,
+        g_param_spec_boxed("meta", "Meta",
+                           "Sent to the signalling server as this producer's meta (a JSON object with the structure's "
+                           "fields). Its \"name\" field is how viewers find it: signalsrc producer-name=NAME, and the "
+                           "web page's list. Default: name=<element name>. Example: meta=\"meta,name=cam\"",
+                           GST_TYPE_STRUCTURE, rw));
+    g_object_class_install_property(
+        object_class, PROP_MAX_CONSUMERS,
+        g_param_spec_uint("max-consumers", "Max consumers",
+                          "Sessions beyond this many are refused (ended at once); 0: no limit", 0, G_MAXUINT,
+                          kDefaultMaxConsumers, rw));
+    auto codec_list = [](const char* name, const char* nick, const char* blurb) {
+        return gst_param_spec_array(name, nick, blurb,
+                                    g_param_spec_string("codec", "Codec", "A codec name", nullptr,
+                                                        static_cast<GParamFlags>(G_PARAM_READWRITE |
+                                                                                 G_PARAM_STATIC_STRINGS)),
+                                    rw);
+    };
+    g_object_class_install_property(
+        object_class, PROP_VIDEO_CODECS,
+        codec_list("video-codecs", "Video codecs",
+                   "Codecs to encode raw video to, by preference: h264, vp8. Default <h264, vp8>. A consumer gets the "
+                   "first it supports; each codec in use is encoded once for all consumers. Encoded input is sent "
+                   "as it is"));
+    g_object_class_install_property(object_class, PROP_AUDIO_CODECS,
+                                    codec_list("audio-codecs", "Audio codecs",
+                                               "Codecs to encode raw audio to, by preference: opus. Default <opus>"));
+    g_object_class_install_property(
+        object_class, PROP_VIDEO_BITRATE,
+        g_param_spec_uint("video-bitrate", "Video bitrate", "Target bitrate of the video encoders, in kbit/s", 64,
+                          100000, kDefaultVideoBitrate, rw));
+    g_object_class_install_property(
+        object_class, PROP_STATS,
+        g_param_spec_boxed("stats", "Statistics",
+                           "One field per consumer (consumer-<peer id>), a structure with peer-id, session-id, "
+                           "connection-state, ice-connection-state, bytes-sent, packets-sent, round-trip-time "
+                           "(seconds, -1 until known) and bitrate (bit/s over the last second)",
+                           GST_TYPE_STRUCTURE, static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+    g_object_class_install_property(
+        object_class, PROP_SERVER_PORT,
+        g_param_spec_uint("server-port", "Server port",
+                          "With run-server=true, the port the embedded signalling server listens on (useful with "
+                          "port 0 in server-url); 0 otherwise",
+                          0, 65535, 0, static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+
+    /**
+     * GstSignalSink::consumer-added:
+     * @peer_id: the consumer's peer id
+     * @webrtcbin: the consumer's webrtcbin
+     */
+    signals[SIGNAL_CONSUMER_ADDED] =
+        g_signal_new("consumer-added", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
+                     G_TYPE_NONE, 2, G_TYPE_STRING, GST_TYPE_ELEMENT);
+    /**
+     * GstSignalSink::consumer-removed:
+     * @peer_id: the consumer's peer id
+     * @webrtcbin: the consumer's webrtcbin, already out of the bin
+     */
+    signals[SIGNAL_CONSUMER_REMOVED] =
+        g_signal_new("consumer-removed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
+                     G_TYPE_NONE, 2, G_TYPE_STRING, GST_TYPE_ELEMENT);
+
+    gst_element_class_add_static_pad_template(element_class, &video_template);
+    gst_element_class_add_static_pad_template(element_class, &audio_template);
+    gst_element_class_set_static_metadata(element_class, "WebRTC sink (signalbin)", "Sink/Network/WebRTC",
+                                          "Publishes audio and video over WebRTC to every peer that asks, encoding "
+                                          "once for all of them",
+                                          "signalbin developers");
+}
+
+static void gst_signal_sink_init(GstSignalSink* self)
+{
+    self->priv = new Private();
+    GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SINK);
+}

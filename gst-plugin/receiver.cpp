@@ -1,0 +1,405 @@
+#include "receiver.h"
+
+GST_DEBUG_CATEGORY_EXTERN(signalsrc_debug);
+#define GST_CAT_DEFAULT signalsrc_debug
+
+namespace signalbin {
+
+SIGNALBIN_DEFINE_REF_TRAITS(GstWebRTCRTPTransceiver, gst_object_ref, gst_object_unref)
+
+namespace {
+
+using WeakReceiver = std::weak_ptr<Receiver>;
+
+// Does the peer of `ghost` want `encoded` as it is? Only if it says so: a
+// peer that takes anything (ANY, or nothing linked) gets decoded data.
+bool downstream_wants_encoded(GstPad* ghost, const GstCaps* encoded)
+{
+    GRef<GstCaps> peer = adopt_ref(gst_pad_peer_query_caps(ghost, nullptr));
+    if (!peer || gst_caps_is_any(peer.get()) || gst_caps_is_empty(peer.get()))
+        return false;
+    return gst_caps_can_intersect(peer.get(), encoded);
+}
+
+} // namespace
+
+Receiver::Receiver(GstElement* element, Settings settings, Pads pads)
+    : element_(element), settings_(std::move(settings)), pads_(std::move(pads))
+{
+    settings_.signalling.role = Signaller::Role::Consumer;
+    Signaller::Callbacks callbacks;
+    callbacks.on_ready = [this](const std::string& id, bool reconnected) {
+        GST_INFO_OBJECT(element_, "connected as %s%s", id.c_str(), reconnected ? " again" : "");
+        if (reconnected) {
+            producers_.clear();
+            GST_ELEMENT_WARNING(element_, RESOURCE, READ,
+                                ("Reconnected to the signalling server at %s", signaller_->url().c_str()), (nullptr));
+        }
+    };
+    callbacks.on_fatal = [this](const std::string& message, const std::string& debug) {
+        GST_ELEMENT_ERROR(element_, RESOURCE, OPEN_READ, ("%s", message.c_str()), ("%s", debug.c_str()));
+    };
+    callbacks.on_warning = [this](const std::string& message) {
+        GST_ELEMENT_WARNING(element_, RESOURCE, READ, ("%s", message.c_str()), ("reconnecting"));
+    };
+    callbacks.on_server_error = [this](const std::string& details) {
+        GST_WARNING_OBJECT(element_, "signalling server says: %s", details.c_str());
+        // A startSession that failed (producer gone meanwhile): choose again.
+        if (!producer_id_.empty() && session_id_.empty() && details.rfind("startSession", 0) == 0) {
+            producers_.erase(producer_id_);
+            producer_id_.clear();
+            try_select();
+        }
+    };
+    callbacks.on_producer_added = [this](const std::string& id, const protocol::Json& meta) { producer_added(id, meta); };
+    callbacks.on_producer_removed = [this](const std::string& id) { producer_removed(id); };
+    callbacks.on_session_started = [this](const std::string& session, const std::string& producer) {
+        session_started(session, producer);
+    };
+    callbacks.on_sdp = [this](const std::string& session, const protocol::Sdp& sdp) { remote_sdp(session, sdp); };
+    callbacks.on_ice = [this](const std::string& session, const protocol::Ice& ice) { remote_ice(session, ice); };
+    callbacks.on_session_ended = [this](const std::string& session) {
+        if (session == session_id_)
+            session_lost("the producer ended the session", false);
+    };
+    signaller_ = std::make_unique<Signaller>(settings_.signalling, std::move(callbacks));
+}
+
+Receiver::~Receiver()
+{
+    signaller_->thread().invoke_sync([this] {
+        retry_.cancel();
+        if (!session_id_.empty())
+            signaller_->end_session(session_id_);
+        teardown_webrtc();
+    });
+    signaller_->stop();
+    signaller_.reset();
+}
+
+void Receiver::start()
+{
+    weak_self_ = std::make_shared<std::weak_ptr<Receiver>>(weak_from_this());
+    signaller_->start();
+}
+
+bool Receiver::matches(const std::string& id, const protocol::Json& meta) const
+{
+    if (!settings_.producer_id.empty())
+        return id == settings_.producer_id;
+    if (!settings_.producer_name.empty())
+        return meta.string_member("name") == settings_.producer_name;
+    return true;
+}
+
+void Receiver::producer_added(const std::string& id, const protocol::Json& meta)
+{
+    producers_[id] = meta;
+    try_select();
+}
+
+void Receiver::producer_removed(const std::string& id)
+{
+    producers_.erase(id);
+    if (id == producer_id_)
+        session_lost("the producer left", false);
+}
+
+void Receiver::try_select()
+{
+    if (ended_ || !producer_id_.empty() || retry_.active())
+        return;
+    for (const auto& [id, meta] : producers_) {
+        if (!matches(id, meta))
+            continue;
+        producer_id_ = id;
+        GST_INFO_OBJECT(element_, "asking producer %s for a session", id.c_str());
+        post("signalsrc-producer-found", id, meta.string_member("name").value_or(""));
+        signaller_->start_session(id);
+        return;
+    }
+}
+
+void Receiver::session_started(const std::string& session_id, const std::string& producer_id)
+{
+    if (producer_id != producer_id_ || !session_id_.empty()) {
+        signaller_->end_session(session_id);
+        return;
+    }
+    session_id_ = session_id;
+    remote_set_ = false;
+    pending_ice_.clear();
+    post("signalsrc-session-started", producer_id, session_id);
+
+    GstElement* webrtc = make_webrtcbin(settings_.webrtc, "webrtcbin-" + session_id.substr(0, 8));
+    if (!webrtc) {
+        GST_ELEMENT_ERROR(element_, CORE, MISSING_PLUGIN, ("webrtcbin is not installed"),
+                          ("install gstreamer1.0-plugins-bad and gstreamer1.0-nice"));
+        return;
+    }
+    {
+        std::lock_guard<std::mutex> guard(lock_);
+        webrtc_ = webrtc;
+        video_count_ = audio_count_ = 0;
+    }
+    gst_bin_add(GST_BIN(element_), webrtc);
+    auto connect = [this, webrtc](const char* signal, GCallback callback) {
+        auto* weak = new WeakReceiver(weak_from_this());
+        gulong id = g_signal_connect_data(
+            webrtc, signal, callback, weak, [](gpointer data, GClosure*) { delete static_cast<WeakReceiver*>(data); },
+            static_cast<GConnectFlags>(0));
+        return SignalConnection(webrtc, id);
+    };
+    pad_handler_ = connect("pad-added", G_CALLBACK(&Receiver::on_pad_added));
+    ice_handler_ = connect("on-ice-candidate", G_CALLBACK(&Receiver::on_ice_candidate));
+    state_handler_ = connect("notify::ice-connection-state", G_CALLBACK(&Receiver::on_connection_state));
+    gst_element_sync_state_with_parent(webrtc);
+}
+
+void Receiver::remote_sdp(const std::string& session_id, const protocol::Sdp& sdp)
+{
+    if (session_id != session_id_ || !webrtc_)
+        return;
+    if (sdp.type != protocol::Sdp::Type::Offer) {
+        GST_WARNING_OBJECT(element_, "producer sent an answer; we never offer");
+        return;
+    }
+    SessionDescription offer = parse_description(GST_WEBRTC_SDP_TYPE_OFFER, sdp.sdp);
+    if (!offer) {
+        session_lost("the producer's offer is not valid SDP", true);
+        return;
+    }
+    GstPromise* promise = promise_then([weak = weak_from_this()](const GstStructure*) {
+        auto self = weak.lock();
+        if (!self)
+            return;
+        self->signaller_->thread().post([weak] {
+            auto self = weak.lock();
+            if (!self || !self->webrtc_)
+                return;
+            self->remote_set_ = true;
+            for (const protocol::Ice& ice : self->pending_ice_)
+                g_signal_emit_by_name(self->webrtc_, "add-ice-candidate", ice.sdp_mline_index, ice.candidate.c_str());
+            self->pending_ice_.clear();
+            GArray* transceivers = nullptr;
+            g_signal_emit_by_name(self->webrtc_, "get-transceivers", &transceivers);
+            for (guint t = 0; transceivers && t < transceivers->len; ++t)
+                g_object_set(g_array_index(transceivers, GstWebRTCRTPTransceiver*, t), "direction",
+                             GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, nullptr);
+            if (transceivers)
+                g_array_unref(transceivers);
+            GstPromise* answer = promise_then([weak](const GstStructure* reply) {
+                GstWebRTCSessionDescription* desc = nullptr;
+                if (reply)
+                    gst_structure_get(reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc, nullptr);
+                auto owned = std::make_shared<SessionDescription>(desc);
+                auto self = weak.lock();
+                if (!self)
+                    return;
+                self->signaller_->thread().post([weak, owned] {
+                    auto self = weak.lock();
+                    if (!self || !self->webrtc_)
+                        return;
+                    if (!*owned) {
+                        self->session_lost("webrtcbin could not answer the producer's offer", true);
+                        return;
+                    }
+                    g_signal_emit_by_name(self->webrtc_, "set-local-description", owned->get(), nullptr);
+                    self->signaller_->send_sdp(self->session_id_, protocol::Sdp {protocol::Sdp::Type::Answer,
+                                                                                 description_text(owned->get())});
+                });
+            });
+            g_signal_emit_by_name(self->webrtc_, "create-answer", nullptr, answer);
+            gst_promise_unref(answer);
+        });
+    });
+    g_signal_emit_by_name(webrtc_, "set-remote-description", offer.get(), promise);
+    gst_promise_unref(promise);
+}
+
+void Receiver::remote_ice(const std::string& session_id, const protocol::Ice& ice)
+{
+    if (session_id != session_id_ || !webrtc_ || ice.candidate.empty())
+        return;
+    if (!remote_set_) {
+        pending_ice_.push_back(ice);
+        return;
+    }
+    g_signal_emit_by_name(webrtc_, "add-ice-candidate", ice.sdp_mline_index, ice.candidate.c_str());
+}
+
+void Receiver::on_ice_candidate(GstElement*, guint mline, char* candidate, gpointer data)
+{
+    auto self = static_cast<WeakReceiver*>(data)->lock();
+    if (!self)
+        return;
+    std::string c = candidate;
+    self->signaller_->thread().invoke([weak = std::weak_ptr<Receiver>(self), mline, c] {
+        if (auto self = weak.lock()) {
+            if (!self->session_id_.empty())
+                self->signaller_->send_ice(self->session_id_, protocol::Ice {c, mline, std::nullopt});
+        }
+    });
+}
+
+void Receiver::on_connection_state(GObject* webrtc, GParamSpec*, gpointer data)
+{
+    auto self = static_cast<WeakReceiver*>(data)->lock();
+    if (!self)
+        return;
+    GstWebRTCICEConnectionState ice;
+    g_object_get(webrtc, "ice-connection-state", &ice, nullptr);
+    if (ice != GST_WEBRTC_ICE_CONNECTION_STATE_FAILED)
+        return;
+    self->signaller_->thread().post([weak = std::weak_ptr<Receiver>(self), webrtc] {
+        auto self = weak.lock();
+        if (self && self->webrtc_ == reinterpret_cast<GstElement*>(webrtc))
+            self->session_lost("the connection to the producer failed (ICE)", true);
+    });
+}
+
+void Receiver::session_lost(const std::string& why, bool tell_server)
+{
+    std::string producer = producer_id_;
+    GST_INFO_OBJECT(element_, "session with %s over: %s", producer.c_str(), why.c_str());
+    if (tell_server && !session_id_.empty())
+        signaller_->end_session(session_id_);
+    teardown_webrtc();
+    session_id_.clear();
+    producer_id_.clear();
+    if (settings_.eos_on_leave) {
+        ended_ = true;
+        post("signalsrc-producer-left", producer, "eos");
+        pads_.end_of_stream();
+        return;
+    }
+    post("signalsrc-producer-left", producer, "waiting");
+    retry_ms_ = retry_ms_ == 0 ? 250 : std::min(retry_ms_ * 2, 5000u);
+    retry_ = ScopedSource::timeout(signaller_->thread().context(), retry_ms_, [this] {
+        try_select();
+        return false;
+    });
+}
+
+void Receiver::teardown_webrtc()
+{
+    pad_handler_.disconnect();
+    ice_handler_.disconnect();
+    state_handler_.disconnect();
+    GstElement* webrtc;
+    std::vector<Chain> chains;
+    {
+        std::lock_guard<std::mutex> guard(lock_);
+        webrtc = std::exchange(webrtc_, nullptr);
+        chains.swap(chains_);
+    }
+    if (webrtc) {
+        gst_element_set_locked_state(webrtc, TRUE);
+        gst_element_set_state(webrtc, GST_STATE_NULL);
+    }
+    for (Chain& chain : chains) {
+        gst_ghost_pad_set_target(GST_GHOST_PAD(chain.ghost.get()), nullptr);
+        for (GstElement* e : chain.elements) {
+            gst_element_set_locked_state(e, TRUE);
+            gst_element_set_state(e, GST_STATE_NULL);
+            gst_bin_remove(GST_BIN(element_), e);
+        }
+    }
+    if (webrtc)
+        gst_bin_remove(GST_BIN(element_), webrtc);
+}
+
+void Receiver::post(const char* name, const std::string& producer_id, const std::string& detail)
+{
+    GstStructure* s = gst_structure_new(name, "producer-id", G_TYPE_STRING, producer_id.c_str(), "detail",
+                                        G_TYPE_STRING, detail.c_str(), nullptr);
+    gst_element_post_message(element_, gst_message_new_element(GST_OBJECT(element_), s));
+}
+
+// ---- incoming streams (streaming thread) --------------------------------------------
+
+void Receiver::on_pad_added(GstElement*, GstPad* pad, gpointer data)
+{
+    if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC)
+        return;
+    if (auto self = static_cast<WeakReceiver*>(data)->lock())
+        self->handle_pad(pad);
+}
+
+void Receiver::handle_pad(GstPad* pad)
+{
+    GRef<GstCaps> caps = adopt_ref(gst_pad_get_current_caps(pad));
+    if (!caps)
+        caps = adopt_ref(gst_pad_query_caps(pad, nullptr));
+    std::optional<Codec> codec =
+        caps && !gst_caps_is_empty(caps.get()) ? codec_from_rtp_caps(gst_caps_get_structure(caps.get(), 0)) : std::nullopt;
+    if (!codec) {
+        GCharPtr text(caps ? gst_caps_to_string(caps.get()) : g_strdup("none"));
+        GST_ELEMENT_WARNING(element_, STREAM, CODEC_NOT_FOUND, ("Received a stream in a codec signalsrc cannot handle"),
+                            ("caps: %s", text.get()));
+        return;
+    }
+    const CodecInfo& info = codec_info(*codec);
+    std::string name;
+    {
+        std::lock_guard<std::mutex> guard(lock_);
+        name = info.video ? "video_" + std::to_string(video_count_++) : "audio_" + std::to_string(audio_count_++);
+    }
+    GRef<GstCaps> encoded = adopt_ref(gst_caps_from_string(info.encoded_caps));
+
+    std::vector<GstElement*> elements;
+    GstElement* depay = gst_element_factory_make(info.depayloader, nullptr);
+    GstElement* parser = info.parser ? gst_element_factory_make(info.parser, nullptr) : nullptr;
+    if (!depay || (info.parser && !parser)) {
+        GST_ELEMENT_ERROR(element_, CORE, MISSING_PLUGIN,
+                          ("Missing %s or %s to receive %s", info.depayloader, info.parser ? info.parser : "",
+                           info.name),
+                          ("install gstreamer1.0-plugins-good and gstreamer1.0-plugins-bad"));
+        return;
+    }
+    elements.push_back(depay);
+    if (parser)
+        elements.push_back(parser);
+
+    GstPad* ghost = pads_.expose(name, encoded.get());
+    if (!downstream_wants_encoded(ghost, encoded.get())) {
+        GstElement* decoder = make_decoder(*codec);
+        if (!decoder) {
+            GST_ELEMENT_ERROR(element_, CORE, MISSING_PLUGIN, ("No %s decoder installed", info.name),
+                              ("tried %s; install gstreamer1.0-libav or -plugins-good, or link signalsrc to a "
+                               "downstream that takes %s",
+                               info.decoders[0], info.encoded_caps));
+            return;
+        }
+        elements.push_back(decoder);
+        if (info.video) {
+            // Decoders give what they like; downstream may want another format.
+            if (GstElement* convert = gst_element_factory_make("videoconvert", nullptr))
+                elements.push_back(convert);
+        } else if (GstElement* convert = gst_element_factory_make("audioconvert", nullptr)) {
+            elements.push_back(convert);
+        }
+    }
+    for (GstElement* e : elements)
+        gst_bin_add(GST_BIN(element_), e);
+    for (size_t i = 1; i < elements.size(); ++i)
+        gst_element_link(elements[i - 1], elements[i]);
+    GRef<GstPad> last_src = adopt_ref(gst_element_get_static_pad(elements.back(), "src"));
+    gst_ghost_pad_set_target(GST_GHOST_PAD(ghost), last_src.get());
+    for (auto it = elements.rbegin(); it != elements.rend(); ++it)
+        gst_element_sync_state_with_parent(*it);
+    GRef<GstPad> depay_sink = adopt_ref(gst_element_get_static_pad(depay, "sink"));
+    if (gst_pad_link(pad, depay_sink.get()) != GST_PAD_LINK_OK)
+        GST_ELEMENT_WARNING(element_, CORE, NEGOTIATION, ("Could not link the incoming %s stream", info.name),
+                            (nullptr));
+    {
+        std::lock_guard<std::mutex> guard(lock_);
+        chains_.push_back(Chain {elements, take_ref(ghost)});
+    }
+    signaller_->thread().post([weak = weak_from_this()] {
+        if (auto self = weak.lock())
+            self->retry_ms_ = 0;
+    });
+}
+
+} // namespace signalbin

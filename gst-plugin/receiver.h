@@ -1,0 +1,96 @@
+// signalsrc's life between READY->PAUSED and PAUSED->READY: it picks a
+// producer (by id, by meta name, or the first to appear), asks it for a
+// session, answers its offer with a webrtcbin, and turns each incoming stream
+// into depayloaded (and, unless downstream wants it encoded, decoded) data
+// on one of the element's pads. When the producer goes, it waits for another
+// that matches, or ends the stream.
+#pragma once
+
+#include "codecs.h"
+#include "signaller.h"
+#include "webrtc-utils.h"
+
+#include <gst/gst.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace signalbin {
+
+class Receiver : public std::enable_shared_from_this<Receiver> {
+public:
+    struct Settings {
+        Signaller::Options signalling;
+        WebRtcConfig webrtc;
+        std::string producer_id;
+        std::string producer_name;
+        bool eos_on_leave = false;
+    };
+    // What the element provides: its output pads.
+    struct Pads {
+        // Returns the ghost pad `name` (created and added, or reused) whose
+        // target the receiver then sets. Called on a streaming thread.
+        std::function<GstPad*(const std::string& name, const GstCaps* caps)> expose;
+        // Producer gone and eos-on-leave: send EOS on every pad.
+        std::function<void()> end_of_stream;
+    };
+
+    Receiver(GstElement* element, Settings settings, Pads pads);
+    ~Receiver();
+
+    void start();
+
+private:
+    struct Chain {
+        std::vector<GstElement*> elements;
+        GRef<GstPad> ghost;
+    };
+
+    bool matches(const std::string& id, const protocol::Json& meta) const;
+    void producer_added(const std::string& id, const protocol::Json& meta);
+    void producer_removed(const std::string& id);
+    void session_started(const std::string& session_id, const std::string& producer_id);
+    void remote_sdp(const std::string& session_id, const protocol::Sdp& sdp);
+    void remote_ice(const std::string& session_id, const protocol::Ice& ice);
+    // The producer left, the session ended or the connection failed.
+    void session_lost(const std::string& why, bool tell_server);
+    void try_select();
+    void teardown_webrtc();
+    void post(const char* name, const std::string& producer_id, const std::string& detail);
+
+    static void on_pad_added(GstElement* webrtc, GstPad* pad, gpointer data);
+    void handle_pad(GstPad* pad);
+    static void on_ice_candidate(GstElement*, guint mline, char* candidate, gpointer data);
+    static void on_connection_state(GObject* webrtc, GParamSpec*, gpointer data);
+
+    GstElement* element_;
+    Settings settings_;
+    Pads pads_;
+    std::unique_ptr<Signaller> signaller_;
+
+    // On the signaller thread.
+    std::map<std::string, protocol::Json> producers_;
+    std::string producer_id_;  // chosen, session asked or running
+    std::string session_id_;
+    bool ended_ = false;       // EOS sent; nothing more to do
+    std::vector<protocol::Ice> pending_ice_;
+    bool remote_set_ = false;
+    // A session that keeps failing is not retried in a tight loop.
+    ScopedSource retry_;
+    unsigned retry_ms_ = 0;
+
+    // Shared with streaming threads.
+    std::mutex lock_;
+    GstElement* webrtc_ = nullptr; // owned by the bin
+    std::vector<Chain> chains_;
+    unsigned video_count_ = 0;
+    unsigned audio_count_ = 0;
+    std::shared_ptr<std::weak_ptr<Receiver>> weak_self_;
+    SignalConnection pad_handler_, ice_handler_, state_handler_;
+};
+
+} // namespace signalbin

@@ -1,0 +1,343 @@
+#include "signaller.h"
+
+#include <gst/gst.h>
+
+#include <map>
+#include <mutex>
+
+GST_DEBUG_CATEGORY_STATIC(signaller_debug);
+#define GST_CAT_DEFAULT signaller_debug
+
+namespace signalbin {
+
+namespace {
+
+void init_debug()
+{
+    static std::once_flag once;
+    std::call_once(once, [] {
+        GST_DEBUG_CATEGORY_INIT(signaller_debug, "signalbin-signaller", 0, "signalbin signalling");
+    });
+}
+
+template <class... Ts>
+struct Overloaded : Ts... {
+    using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+// host and port of a ws:// URL (port defaults to 80/443 by scheme).
+bool split_url(const std::string& url, std::string& host, unsigned& port, bool& secure)
+{
+    GRef<GUri> uri = adopt_ref(g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr));
+    if (!uri)
+        return false;
+    secure = g_ascii_strcasecmp(g_uri_get_scheme(uri.get()), "wss") == 0;
+    host = g_uri_get_host(uri.get()) ? g_uri_get_host(uri.get()) : "";
+    int p = g_uri_get_port(uri.get());
+    port = p > 0 ? static_cast<unsigned>(p) : (secure ? 443 : 80);
+    return !host.empty();
+}
+
+std::string with_port(const std::string& url, unsigned port)
+{
+    GRef<GUri> uri = adopt_ref(g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr));
+    if (!uri)
+        return url;
+    GRef<GUri> changed = adopt_ref(g_uri_build(G_URI_FLAGS_NONE, g_uri_get_scheme(uri.get()), nullptr,
+                                               g_uri_get_host(uri.get()), static_cast<int>(port),
+                                               g_uri_get_path(uri.get()), g_uri_get_query(uri.get()), nullptr));
+    GCharPtr text(g_uri_to_string(changed.get()));
+    return text.get();
+}
+
+} // namespace
+
+// ---- EmbeddedServer --------------------------------------------------------
+
+class EmbeddedServer::Impl {
+public:
+    ContextThread thread {"signalbin-srv"};
+    std::unique_ptr<server::Server> server;
+};
+
+namespace {
+std::mutex embedded_lock;
+std::map<unsigned, std::weak_ptr<EmbeddedServer>> embedded_servers;
+} // namespace
+
+std::shared_ptr<EmbeddedServer> EmbeddedServer::acquire(const server::ServerOptions& options, std::string& error)
+{
+    std::lock_guard<std::mutex> guard(embedded_lock);
+    if (options.port != 0) {
+        auto it = embedded_servers.find(options.port);
+        if (it != embedded_servers.end()) {
+            if (auto existing = it->second.lock())
+                return existing;
+        }
+    }
+    auto impl = std::make_unique<Impl>();
+    Impl* raw = impl.get();
+    raw->thread.invoke_sync([&] {
+        auto started = server::Server::start(raw->thread.context(), options);
+        if (started)
+            raw->server = std::move(started.value());
+        else
+            error = started.error();
+    });
+    if (!raw->server)
+        return nullptr;
+    unsigned port = raw->server->port();
+    auto shared = std::shared_ptr<EmbeddedServer>(new EmbeddedServer(std::move(impl), port));
+    embedded_servers[port] = shared;
+    return shared;
+}
+
+EmbeddedServer::EmbeddedServer(std::unique_ptr<Impl> impl, unsigned port) : impl_(std::move(impl)), port_(port) {}
+
+EmbeddedServer::~EmbeddedServer()
+{
+    {
+        std::lock_guard<std::mutex> guard(embedded_lock);
+        auto it = embedded_servers.find(port_);
+        if (it != embedded_servers.end() && it->second.expired())
+            embedded_servers.erase(it);
+    }
+    Impl* impl = impl_.get();
+    impl->thread.invoke_sync([impl] { impl->server.reset(); });
+    impl->thread.stop();
+}
+
+// ---- Signaller -------------------------------------------------------------
+
+Signaller::Signaller(Options options, Callbacks callbacks)
+    : options_(std::move(options)), callbacks_(std::move(callbacks)), thread_("signalbin-sig")
+{
+    init_debug();
+}
+
+Signaller::~Signaller()
+{
+    thread_.invoke_sync([this] {
+        connect_timer_.cancel();
+        client_.reset();
+        server_.reset();
+    });
+    thread_.stop();
+}
+
+unsigned Signaller::server_port() const
+{
+    return server_ ? server_->port() : 0;
+}
+
+void Signaller::start()
+{
+    thread_.invoke([this] {
+        if (client_)
+            return;
+        failed_ = false;
+        ever_connected_ = false;
+        Expected<bool> valid = client::validate_url(options_.client.url);
+        if (!valid) {
+            failed_ = true;
+            if (callbacks_.on_fatal)
+                callbacks_.on_fatal("Invalid signalling server URL: " + valid.error(), "");
+            return;
+        }
+        if (options_.run_server && !server_) {
+            server::ServerOptions so;
+            bool secure = false;
+            split_url(options_.client.url, so.host, so.port, secure);
+            so.token = options_.client.token;
+            std::string error;
+            if (secure)
+                error = "run-server cannot serve wss:// (no certificate); use a ws:// server-url or an external "
+                        "server";
+            else
+                server_ = EmbeddedServer::acquire(so, error);
+            if (!server_) {
+                failed_ = true;
+                if (callbacks_.on_fatal)
+                    callbacks_.on_fatal("Could not start the embedded signalling server for " + options_.client.url,
+                                        error);
+                return;
+            }
+            if (so.port == 0)
+                options_.client.url = with_port(options_.client.url, server_->port());
+            GST_INFO("embedded signalling server on port %u", server_->port());
+        }
+        client_ = std::make_unique<client::Client>(
+            thread_.context(), options_.client,
+            client::Client::Callbacks {
+                [this](client::State s, const std::string& d) { on_state(s, d); },
+                [this](const protocol::ServerMessage& m) { on_message(m); },
+                [](const protocol::ParseError& e) { GST_WARNING("invalid message from server: %s", e.message().c_str()); },
+            });
+        if (options_.connect_timeout_ms > 0)
+            connect_timer_ = ScopedSource::timeout(thread_.context(), options_.connect_timeout_ms, [this] {
+                if (!ever_connected_ && !failed_) {
+                    failed_ = true;
+                    std::string detail = last_detail_;
+                    client_->stop();
+                    if (callbacks_.on_fatal)
+                        callbacks_.on_fatal("Could not connect to the signalling server at " + options_.client.url +
+                                                " within " + std::to_string(options_.connect_timeout_ms / 1000.0).substr(0, 4) +
+                                                " s. Is the server running there? (run-server=true starts one "
+                                                "in-process)",
+                                            detail);
+                }
+                return false;
+            });
+        client_->start();
+    });
+}
+
+void Signaller::stop()
+{
+    thread_.invoke_sync([this] {
+        connect_timer_.cancel();
+        if (client_)
+            client_->stop();
+        client_.reset();
+    });
+}
+
+void Signaller::on_state(client::State state, const std::string& detail)
+{
+    GST_DEBUG("signalling %s: %s", client::to_string(state), detail.c_str());
+    switch (state) {
+    case client::State::Connecting:
+        break;
+    case client::State::Connected:
+        break; // ready once welcomed
+    case client::State::Reconnecting:
+        last_detail_ = detail;
+        if (ever_connected_ && !peer_id_.empty()) {
+            peer_id_.clear();
+            if (callbacks_.on_warning)
+                callbacks_.on_warning("Lost the connection to the signalling server at " + options_.client.url + ": " +
+                                      detail);
+        }
+        break;
+    case client::State::Closed:
+        last_detail_ = detail;
+        if (!failed_ && detail != "stopped") {
+            failed_ = true;
+            if (callbacks_.on_fatal)
+                callbacks_.on_fatal("Signalling with " + options_.client.url + " failed", detail);
+        }
+        break;
+    }
+}
+
+void Signaller::on_message(const protocol::ServerMessage& message)
+{
+    using namespace protocol;
+    GST_LOG("received %s", serialize(message).c_str());
+    std::visit(Overloaded {
+                   [&](const Welcome& m) {
+                       bool reconnected = ever_connected_;
+                       ever_connected_ = true;
+                       peer_id_ = m.peer_id;
+                       connect_timer_.cancel();
+                       if (options_.role == Role::Producer) {
+                           client_->send(SetPeerStatus {{protocol::Role::Producer}, options_.meta});
+                       } else {
+                           client_->send(SetPeerStatus {{protocol::Role::Listener}, {}});
+                           client_->send(ListRequest {});
+                       }
+                       if (callbacks_.on_ready)
+                           callbacks_.on_ready(peer_id_, reconnected);
+                   },
+                   [&](const PeerStatusChanged& m) {
+                       if (options_.role != Role::Consumer || m.peer_id == peer_id_)
+                           return;
+                       bool producer = false;
+                       for (auto r : m.roles)
+                           producer |= r == protocol::Role::Producer;
+                       if (producer) {
+                           if (callbacks_.on_producer_added)
+                               callbacks_.on_producer_added(m.peer_id, m.meta);
+                       } else if (callbacks_.on_producer_removed) {
+                           callbacks_.on_producer_removed(m.peer_id);
+                       }
+                   },
+                   [&](const List& m) {
+                       if (options_.role != Role::Consumer || !callbacks_.on_producer_added)
+                           return;
+                       for (const PeerInfo& p : m.producers) {
+                           if (p.id != peer_id_)
+                               callbacks_.on_producer_added(p.id, p.meta);
+                       }
+                   },
+                   [&](const SessionStarted& m) {
+                       if (callbacks_.on_session_started)
+                           callbacks_.on_session_started(m.session_id, m.peer_id);
+                   },
+                   [&](const StartSession& m) {
+                       if (callbacks_.on_session_requested)
+                           callbacks_.on_session_requested(m.session_id, m.peer_id, m.offer);
+                   },
+                   [&](const Peer& m) {
+                       if (auto* sdp = std::get_if<Sdp>(&m.payload)) {
+                           if (callbacks_.on_sdp)
+                               callbacks_.on_sdp(m.session_id, *sdp);
+                       } else if (callbacks_.on_ice) {
+                           callbacks_.on_ice(m.session_id, std::get<Ice>(m.payload));
+                       }
+                   },
+                   [&](const EndSession& m) {
+                       if (callbacks_.on_session_ended)
+                           callbacks_.on_session_ended(m.session_id);
+                   },
+                   [&](const EndSessionV1_1& m) {
+                       if (callbacks_.on_session_ended)
+                           callbacks_.on_session_ended(m.session_id);
+                   },
+                   [&](const ListConsumers&) {},
+                   [&](const Error& m) {
+                       GST_WARNING("signalling server error: %s", m.details.c_str());
+                       if (callbacks_.on_server_error)
+                           callbacks_.on_server_error(m.details);
+                   },
+               },
+               message);
+}
+
+void Signaller::send(protocol::ClientMessage message)
+{
+    thread_.invoke([this, message = std::move(message)] {
+        GST_LOG("sending %s", protocol::serialize(message).c_str());
+        if (!client_ || !client_->send(message))
+            GST_DEBUG("not connected: dropped %s", protocol::type_name(message));
+    });
+}
+
+void Signaller::send_sdp(const std::string& session_id, const protocol::Sdp& sdp)
+{
+    send(protocol::Peer {session_id, sdp});
+}
+
+void Signaller::send_ice(const std::string& session_id, const protocol::Ice& ice)
+{
+    send(protocol::Peer {session_id, ice});
+}
+
+void Signaller::end_session(const std::string& session_id)
+{
+    send(protocol::EndSession {session_id});
+}
+
+void Signaller::start_session(const std::string& producer_id)
+{
+    send(protocol::StartSessionRequest {producer_id, std::nullopt});
+}
+
+void Signaller::list_producers()
+{
+    send(protocol::ListRequest {});
+}
+
+} // namespace signalbin

@@ -1,0 +1,78 @@
+// One input stream of signalsink (a video_%u or audio_%u pad): the chain that
+// turns its input into an encoded stream once, and a tee per codec that every
+// consumer branches from.
+//
+//   raw:     entry ! convert ! tee(raw) ! queue ! encoder ! [parser] ! tee(codec) ! fakesink
+//   encoded: entry ! parser ! tee(codec) ! fakesink
+//
+// The chain is built when caps first arrive (streaming thread); encoders for
+// further codecs are added when a consumer needs them. The fakesink keeps a
+// live upstream flowing, and EOS working, with no consumer at all.
+#pragma once
+
+#include "codecs.h"
+#include "glib-ptr.h"
+
+#include <gst/gst.h>
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace signalbin {
+
+SIGNALBIN_DEFINE_REF_TRAITS(GstPad, gst_object_ref, gst_object_unref)
+
+class SinkStream {
+public:
+    struct Settings {
+        std::vector<Codec> codecs; // preference order for raw input
+        unsigned keyframe_interval = 60;
+        unsigned bitrate_kbps = 2048;
+    };
+
+    // `on_ready` runs (on the streaming thread) once the chain is built;
+    // `on_error` when the input cannot be handled.
+    SinkStream(GstBin* bin, std::string name, bool video, Settings settings, std::function<void()> on_ready,
+               std::function<void(const std::string& message, const std::string& debug)> on_error);
+    ~SinkStream(); // removes its elements from the bin
+
+    const std::string& name() const { return name_; }
+    bool video() const { return video_; }
+    // Where the element's ghost pad points.
+    GstPad* sink_pad() const { return entry_pad_.get(); }
+
+    bool ready() const;
+    // What this stream can send: the input codec, or the installed encoders.
+    std::vector<Codec> codecs() const;
+    // The tee a consumer links to for `codec`, building an encoder if needed;
+    // nullptr if this stream cannot provide it.
+    GstElement* tee_for(Codec codec);
+
+private:
+    static GstPadProbeReturn on_entry_event(GstPad* pad, GstPadProbeInfo* info, gpointer data);
+    bool build(GstCaps* caps, std::string& error);
+    GstElement* add(const char* factory, const char* role);
+    GstElement* build_encoder_branch(Codec codec);
+
+    GstBin* bin_;
+    std::string name_;
+    bool video_;
+    Settings settings_;
+    std::function<void()> on_ready_;
+    std::function<void(const std::string&, const std::string&)> on_error_;
+
+    mutable std::mutex lock_;
+    GstElement* entry_ = nullptr; // identity; elements are owned by the bin
+    GRef<GstPad> entry_pad_;
+    bool built_ = false;
+    bool failed_ = false;
+    std::optional<Codec> input_codec_; // set for encoded input
+    GstElement* raw_tee_ = nullptr;
+    std::map<Codec, GstElement*> codec_tees_;
+    std::vector<GstElement*> elements_;
+};
+
+} // namespace signalbin

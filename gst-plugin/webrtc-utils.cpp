@@ -1,0 +1,205 @@
+#include "webrtc-utils.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace signalbin {
+
+GstElement* make_webrtcbin(const WebRtcConfig& config, const std::string& name)
+{
+    GstElement* webrtc = gst_element_factory_make("webrtcbin", name.c_str());
+    if (!webrtc)
+        return nullptr;
+    gst_util_set_object_arg(G_OBJECT(webrtc), "bundle-policy", "max-bundle");
+    g_object_set(webrtc, "latency", config.latency_ms, nullptr);
+    if (!config.stun_server.empty())
+        g_object_set(webrtc, "stun-server", config.stun_server.c_str(), nullptr);
+    for (const std::string& turn : config.turn_servers) {
+        gboolean added = FALSE;
+        g_signal_emit_by_name(webrtc, "add-turn-server", turn.c_str(), &added);
+        if (!added)
+            GST_WARNING_OBJECT(webrtc, "TURN server %s was not accepted", turn.c_str());
+    }
+    if (!config.local_addresses.empty()) {
+        GstObject* agent = nullptr;
+        g_object_get(webrtc, "ice-agent", &agent, nullptr);
+        if (agent) {
+            for (const std::string& address : config.local_addresses) {
+                gboolean added = FALSE;
+                g_signal_emit_by_name(agent, "add-local-ip-address", address.c_str(), &added);
+                if (!added)
+                    GST_WARNING_OBJECT(webrtc, "ICE agent refused local address %s", address.c_str());
+            }
+            gst_object_unref(agent);
+        }
+    }
+    return webrtc;
+}
+
+GstPromise* promise_then(std::function<void(const GstStructure* reply)> fn)
+{
+    auto* heap = new std::function<void(const GstStructure*)>(std::move(fn));
+    return gst_promise_new_with_change_func(
+        [](GstPromise* promise, gpointer data) {
+            auto* f = static_cast<std::function<void(const GstStructure*)>*>(data);
+            const GstStructure* reply =
+                gst_promise_wait(promise) == GST_PROMISE_RESULT_REPLIED ? gst_promise_get_reply(promise) : nullptr;
+            (*f)(reply);
+        },
+        heap, [](gpointer data) { delete static_cast<std::function<void(const GstStructure*)>*>(data); });
+}
+
+SessionDescription parse_description(GstWebRTCSDPType type, const std::string& sdp)
+{
+    GstSDPMessage* message = nullptr;
+    if (gst_sdp_message_new_from_text(sdp.c_str(), &message) != GST_SDP_OK || !message)
+        return nullptr;
+    if (gst_sdp_message_medias_len(message) == 0 && sdp.find("v=0") == std::string::npos) {
+        gst_sdp_message_free(message);
+        return nullptr;
+    }
+    return SessionDescription(gst_webrtc_session_description_new(type, message));
+}
+
+std::string description_text(const GstWebRTCSessionDescription* description)
+{
+    GCharPtr text(gst_sdp_message_as_text(description->sdp));
+    return text ? text.get() : "";
+}
+
+namespace {
+
+bool h264_browser_compatible(const char* fmtp)
+{
+    if (!fmtp)
+        return false;
+    if (!std::strstr(fmtp, "packetization-mode=1"))
+        return false;
+    const char* plid = std::strstr(fmtp, "profile-level-id=");
+    if (!plid)
+        return false;
+    plid += std::strlen("profile-level-id=");
+    // profile_idc 0x42 (baseline) with constraint_set1 (constrained baseline),
+    // or 0x4d/0x64 with the same constraint: 42e0xx, 42c0xx, 4de0xx...
+    std::string profile(plid, std::min<size_t>(std::strlen(plid), 4));
+    return g_ascii_strncasecmp(profile.c_str(), "42e0", 4) == 0 || g_ascii_strncasecmp(profile.c_str(), "42c0", 4) == 0 ||
+           g_ascii_strncasecmp(profile.c_str(), "4200", 4) == 0;
+}
+
+} // namespace
+
+std::vector<OfferedMedia> offered_media(const GstSDPMessage* sdp, const std::vector<Codec>& preferred)
+{
+    std::vector<OfferedMedia> result;
+    for (guint i = 0; i < gst_sdp_message_medias_len(sdp); ++i) {
+        const GstSDPMedia* media = gst_sdp_message_get_media(sdp, i);
+        OfferedMedia offered;
+        offered.media = gst_sdp_media_get_media(media) ? gst_sdp_media_get_media(media) : "";
+        for (Codec codec : preferred) {
+            const CodecInfo& info = codec_info(codec);
+            if (offered.media != (info.video ? "video" : "audio"))
+                continue;
+            for (guint f = 0; f < gst_sdp_media_formats_len(media) && offered.payload < 0; ++f) {
+                int pt = std::atoi(gst_sdp_media_get_format(media, f));
+                GRef<GstCaps> caps = adopt_ref(gst_sdp_media_get_caps_from_media(media, pt));
+                if (!caps || gst_caps_is_empty(caps.get()))
+                    continue;
+                const GstStructure* s = gst_caps_get_structure(caps.get(), 0);
+                const char* encoding = gst_structure_get_string(s, "encoding-name");
+                if (!encoding || g_ascii_strcasecmp(encoding, info.encoding_name) != 0)
+                    continue;
+                if (codec == Codec::H264) {
+                    std::string fmtp;
+                    for (guint a = 0; a < gst_sdp_media_attributes_len(media); ++a) {
+                        const GstSDPAttribute* attr = gst_sdp_media_get_attribute(media, a);
+                        if (g_strcmp0(attr->key, "fmtp") == 0 && attr->value &&
+                            std::atoi(attr->value) == pt)
+                            fmtp = attr->value;
+                    }
+                    if (!h264_browser_compatible(fmtp.c_str()))
+                        continue;
+                }
+                offered.codec = codec;
+                offered.payload = pt;
+            }
+            if (offered.codec)
+                break;
+        }
+        result.push_back(std::move(offered));
+    }
+    return result;
+}
+
+const char* connection_state_name(GstWebRTCPeerConnectionState state)
+{
+    switch (state) {
+    case GST_WEBRTC_PEER_CONNECTION_STATE_NEW:
+        return "new";
+    case GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTING:
+        return "connecting";
+    case GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED:
+        return "connected";
+    case GST_WEBRTC_PEER_CONNECTION_STATE_DISCONNECTED:
+        return "disconnected";
+    case GST_WEBRTC_PEER_CONNECTION_STATE_FAILED:
+        return "failed";
+    case GST_WEBRTC_PEER_CONNECTION_STATE_CLOSED:
+        return "closed";
+    }
+    return "unknown";
+}
+
+const char* ice_state_name(GstWebRTCICEConnectionState state)
+{
+    switch (state) {
+    case GST_WEBRTC_ICE_CONNECTION_STATE_NEW:
+        return "new";
+    case GST_WEBRTC_ICE_CONNECTION_STATE_CHECKING:
+        return "checking";
+    case GST_WEBRTC_ICE_CONNECTION_STATE_CONNECTED:
+        return "connected";
+    case GST_WEBRTC_ICE_CONNECTION_STATE_COMPLETED:
+        return "completed";
+    case GST_WEBRTC_ICE_CONNECTION_STATE_FAILED:
+        return "failed";
+    case GST_WEBRTC_ICE_CONNECTION_STATE_DISCONNECTED:
+        return "disconnected";
+    case GST_WEBRTC_ICE_CONNECTION_STATE_CLOSED:
+        return "closed";
+    }
+    return "unknown";
+}
+
+SendStats summarize_send_stats(const GstStructure* reply)
+{
+    SendStats stats;
+    if (!reply)
+        return stats;
+    gst_structure_foreach(
+        reply,
+        [](GQuark, const GValue* value, gpointer data) -> gboolean {
+            auto* out = static_cast<SendStats*>(data);
+            if (!GST_VALUE_HOLDS_STRUCTURE(value))
+                return TRUE;
+            const GstStructure* s = gst_value_get_structure(value);
+            GstWebRTCStatsType type;
+            if (!gst_structure_get(s, "type", GST_TYPE_WEBRTC_STATS_TYPE, &type, nullptr))
+                return TRUE;
+            if (type == GST_WEBRTC_STATS_OUTBOUND_RTP) {
+                guint64 bytes = 0, packets = 0;
+                if (gst_structure_get_uint64(s, "bytes-sent", &bytes))
+                    out->bytes_sent += bytes;
+                if (gst_structure_get_uint64(s, "packets-sent", &packets))
+                    out->packets_sent += packets;
+            } else if (type == GST_WEBRTC_STATS_REMOTE_INBOUND_RTP) {
+                double rtt = -1;
+                if (gst_structure_get_double(s, "round-trip-time", &rtt) && rtt >= 0)
+                    out->round_trip_time = std::max(out->round_trip_time, rtt);
+            }
+            return TRUE;
+        },
+        &stats);
+    return stats;
+}
+
+} // namespace signalbin

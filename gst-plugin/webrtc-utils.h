@@ -1,0 +1,67 @@
+// Helpers around webrtcbin shared by signalsink and signalsrc: creating and
+// configuring one, promises as callbacks, SDP conversion, ICE candidates and
+// statistics. No element state lives here.
+#pragma once
+
+#include "codecs.h"
+#include "glib-ptr.h"
+#include "protocol.h"
+
+#include <gst/sdp/sdp.h>
+#include <gst/webrtc/webrtc.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace signalbin {
+
+SIGNALBIN_DEFINE_DELETER(GstWebRTCSessionDescription, gst_webrtc_session_description_free)
+SIGNALBIN_DEFINE_DELETER(GstSDPMessage, gst_sdp_message_free)
+SIGNALBIN_DEFINE_DELETER(GstStructure, gst_structure_free)
+SIGNALBIN_DEFINE_REF_TRAITS(GstPromise, gst_promise_ref, gst_promise_unref)
+
+using SessionDescription = GUnique<GstWebRTCSessionDescription>;
+
+struct WebRtcConfig {
+    std::string stun_server;               // stun://host:port, or empty
+    std::vector<std::string> turn_servers; // turn(s)://user:pass@host:port
+    std::vector<std::string> local_addresses; // added to the ICE agent (e.g. 127.0.0.1)
+    unsigned latency_ms = 200;             // receiving jitterbuffer
+};
+
+// A webrtcbin, max-bundle, configured from `config`. Floating; nullptr if
+// webrtcbin is not installed.
+GstElement* make_webrtcbin(const WebRtcConfig& config, const std::string& name);
+
+// Calls `fn` with the promise's reply (nullptr on error/interruption) from
+// whichever thread webrtcbin answers on.
+GstPromise* promise_then(std::function<void(const GstStructure* reply)> fn);
+
+// SDP text <-> webrtc session description; nullptr if the text is not SDP.
+SessionDescription parse_description(GstWebRTCSDPType type, const std::string& sdp);
+std::string description_text(const GstWebRTCSessionDescription* description);
+
+// For a remote offer: per m-line, the media ("video"/"audio") and the first
+// of `preferred` codecs it offers, with the payload type it used (H.264 only
+// with packetization-mode=1 and a constrained-baseline profile).
+struct OfferedMedia {
+    std::string media;
+    std::optional<Codec> codec;
+    int payload = -1;
+};
+std::vector<OfferedMedia> offered_media(const GstSDPMessage* sdp, const std::vector<Codec>& preferred);
+
+const char* connection_state_name(GstWebRTCPeerConnectionState state);
+const char* ice_state_name(GstWebRTCICEConnectionState state);
+
+// Totals from a get-stats reply.
+struct SendStats {
+    guint64 bytes_sent = 0;
+    guint64 packets_sent = 0;
+    double round_trip_time = -1; // seconds; -1 if unknown
+};
+SendStats summarize_send_stats(const GstStructure* reply);
+
+} // namespace signalbin
