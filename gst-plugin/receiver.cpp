@@ -169,11 +169,19 @@ void Receiver::remote_sdp(const std::string& session_id, const protocol::Sdp& sd
         session_lost("the producer's offer is not valid SDP", true);
         return;
     }
-    GstPromise* promise = promise_then([weak = weak_from_this()](const GstStructure*) {
+    // Receive only what we can depayload and decode, with the producer's
+    // payload types: a browser offers codecs (VP9, AV1...) we cannot take.
+    std::vector<Codec> receivable;
+    for (Codec c : {Codec::H264, Codec::VP8, Codec::Opus}) {
+        if (missing_elements(c, false, true).empty())
+            receivable.push_back(c);
+    }
+    auto offered = std::make_shared<std::vector<OfferedMedia>>(offered_media(offer->sdp, receivable));
+    GstPromise* promise = promise_then([weak = weak_from_this(), offered](const GstStructure*) {
         auto self = weak.lock();
         if (!self)
             return;
-        self->signaller_->thread().post([weak] {
+        self->signaller_->thread().post([weak, offered] {
             auto self = weak.lock();
             if (!self || !self->webrtc_)
                 return;
@@ -183,9 +191,21 @@ void Receiver::remote_sdp(const std::string& session_id, const protocol::Sdp& sd
             self->pending_ice_.clear();
             GArray* transceivers = nullptr;
             g_signal_emit_by_name(self->webrtc_, "get-transceivers", &transceivers);
-            for (guint t = 0; transceivers && t < transceivers->len; ++t)
-                g_object_set(g_array_index(transceivers, GstWebRTCRTPTransceiver*, t), "direction",
-                             GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, nullptr);
+            for (guint t = 0; transceivers && t < transceivers->len; ++t) {
+                auto* trans = g_array_index(transceivers, GstWebRTCRTPTransceiver*, t);
+                guint mline = 0;
+                g_object_get(trans, "mlineindex", &mline, nullptr);
+                if (mline >= offered->size() || !(*offered)[mline].codec) {
+                    GST_ELEMENT_WARNING(self->element_, STREAM, CODEC_NOT_FOUND,
+                                        ("The producer offers a stream in no codec signalsrc can receive"),
+                                        ("m-line %u; signalsrc takes H.264 (constrained baseline), VP8 and Opus", mline));
+                    g_object_set(trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_INACTIVE, nullptr);
+                    continue;
+                }
+                const OfferedMedia& m = (*offered)[mline];
+                g_object_set(trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, "codec-preferences",
+                             rtp_caps(*m.codec, m.payload).get(), nullptr);
+            }
             if (transceivers)
                 g_array_unref(transceivers);
             GstPromise* answer = promise_then([weak](const GstStructure* reply) {

@@ -52,6 +52,12 @@ std::string with_port(const std::string& url, unsigned port)
     return text.get();
 }
 
+std::string seconds(unsigned ms)
+{
+    GCharPtr text(g_strdup_printf("%.1f s", ms / 1000.0));
+    return text.get();
+}
+
 } // namespace
 
 // ---- EmbeddedServer --------------------------------------------------------
@@ -183,8 +189,8 @@ void Signaller::start()
                     client_->stop();
                     if (callbacks_.on_fatal)
                         callbacks_.on_fatal("Could not connect to the signalling server at " + options_.client.url +
-                                                " within " + std::to_string(options_.connect_timeout_ms / 1000.0).substr(0, 4) +
-                                                " s. Is the server running there? (run-server=true starts one "
+                                                " within " + seconds(options_.connect_timeout_ms) +
+                                                ". Is the server running there? (run-server=true starts one "
                                                 "in-process)",
                                             detail);
                 }

@@ -69,21 +69,24 @@ std::string description_text(const GstWebRTCSessionDescription* description)
 
 namespace {
 
-bool h264_browser_compatible(const char* fmtp)
+// How well an H.264 format suits us: 0 unusable; higher is better. We send
+// constrained baseline with packetization-mode=1; browsers offer several
+// profiles and both packetization modes.
+int h264_score(const std::string& fmtp)
 {
-    if (!fmtp)
-        return false;
-    if (!std::strstr(fmtp, "packetization-mode=1"))
-        return false;
-    const char* plid = std::strstr(fmtp, "profile-level-id=");
-    if (!plid)
-        return false;
-    plid += std::strlen("profile-level-id=");
-    // profile_idc 0x42 (baseline) with constraint_set1 (constrained baseline),
-    // or 0x4d/0x64 with the same constraint: 42e0xx, 42c0xx, 4de0xx...
-    std::string profile(plid, std::min<size_t>(std::strlen(plid), 4));
-    return g_ascii_strncasecmp(profile.c_str(), "42e0", 4) == 0 || g_ascii_strncasecmp(profile.c_str(), "42c0", 4) == 0 ||
-           g_ascii_strncasecmp(profile.c_str(), "4200", 4) == 0;
+    if (fmtp.find("packetization-mode=1") == std::string::npos)
+        return 0;
+    size_t at = fmtp.find("profile-level-id=");
+    if (at == std::string::npos)
+        return 1; // baseline, level 1 by default
+    std::string id = fmtp.substr(at + std::strlen("profile-level-id="), 6);
+    if (g_ascii_strcasecmp(id.c_str(), "42e01f") == 0)
+        return 4;
+    if (g_ascii_strncasecmp(id.c_str(), "42e0", 4) == 0 || g_ascii_strncasecmp(id.c_str(), "42c0", 4) == 0)
+        return 3;
+    if (g_ascii_strncasecmp(id.c_str(), "4200", 4) == 0)
+        return 2;
+    return 0;
 }
 
 } // namespace
@@ -99,7 +102,8 @@ std::vector<OfferedMedia> offered_media(const GstSDPMessage* sdp, const std::vec
             const CodecInfo& info = codec_info(codec);
             if (offered.media != (info.video ? "video" : "audio"))
                 continue;
-            for (guint f = 0; f < gst_sdp_media_formats_len(media) && offered.payload < 0; ++f) {
+            int best = 0;
+            for (guint f = 0; f < gst_sdp_media_formats_len(media); ++f) {
                 int pt = std::atoi(gst_sdp_media_get_format(media, f));
                 GRef<GstCaps> caps = adopt_ref(gst_sdp_media_get_caps_from_media(media, pt));
                 if (!caps || gst_caps_is_empty(caps.get()))
@@ -108,19 +112,21 @@ std::vector<OfferedMedia> offered_media(const GstSDPMessage* sdp, const std::vec
                 const char* encoding = gst_structure_get_string(s, "encoding-name");
                 if (!encoding || g_ascii_strcasecmp(encoding, info.encoding_name) != 0)
                     continue;
+                int score = 1;
                 if (codec == Codec::H264) {
                     std::string fmtp;
                     for (guint a = 0; a < gst_sdp_media_attributes_len(media); ++a) {
                         const GstSDPAttribute* attr = gst_sdp_media_get_attribute(media, a);
-                        if (g_strcmp0(attr->key, "fmtp") == 0 && attr->value &&
-                            std::atoi(attr->value) == pt)
+                        if (g_strcmp0(attr->key, "fmtp") == 0 && attr->value && std::atoi(attr->value) == pt)
                             fmtp = attr->value;
                     }
-                    if (!h264_browser_compatible(fmtp.c_str()))
-                        continue;
+                    score = h264_score(fmtp);
                 }
-                offered.codec = codec;
-                offered.payload = pt;
+                if (score > best) {
+                    best = score;
+                    offered.codec = codec;
+                    offered.payload = pt;
+                }
             }
             if (offered.codec)
                 break;
