@@ -74,7 +74,7 @@ public:
         std::string close_reason;
         ScopedSource linger_timer;
         Impl* impl = nullptr;
-        SignalConnection on_message, on_closed, on_pong;
+        SignalConnection on_message, on_closed, on_pong, on_error;
     };
 
     Impl(GMainContext* context, ServerOptions options)
@@ -266,13 +266,16 @@ private:
         conn->socket = take_ref(soup_server_message_get_socket(msg));
         conn->impl = this;
         conn->last_heard_us = g_get_monotonic_time();
-        // libsoup refuses payloads >= the value set.
+        // Depending on the version, libsoup refuses payloads larger than the
+        // value set or as large as it: one byte of slack, and receive()
+        // refuses what gets through above the limit.
         soup_websocket_connection_set_max_incoming_payload_size(ws, options_.max_message_bytes + 1);
         soup_websocket_connection_set_keepalive_interval(ws, options_.keepalive_seconds);
         Connection* c = conn.get();
         c->on_message = connect_signal(ws, "message", &Impl::on_message, c);
         c->on_closed = connect_signal(ws, "closed", &Impl::on_closed, c);
         c->on_pong = connect_signal(ws, "pong", &Impl::on_pong, c);
+        c->on_error = connect_signal(ws, "error", &Impl::on_error, c);
         std::string id = c->id;
         connections_.emplace(id, std::move(conn));
         log("peer " + id + " connected from " + c->remote + " (" + std::to_string(connections_.size()) + " peers)");
@@ -290,6 +293,16 @@ private:
     static void on_pong(SoupWebsocketConnection*, GBytes*, gpointer data)
     {
         static_cast<Connection*>(data)->last_heard_us = g_get_monotonic_time();
+    }
+
+    // libsoup drops a connection whose frame is over its size limit without a
+    // close frame; this runs just before, so the peer still learns why.
+    static void on_error(SoupWebsocketConnection* ws, GError* error, gpointer data)
+    {
+        auto* c = static_cast<Connection*>(data);
+        if (g_error_matches(error, SOUP_WEBSOCKET_ERROR, SOUP_WEBSOCKET_CLOSE_TOO_BIG) &&
+            soup_websocket_connection_get_state(ws) == SOUP_WEBSOCKET_STATE_OPEN)
+            c->impl->close(*c, SOUP_WEBSOCKET_CLOSE_TOO_BIG, "message too big");
     }
 
     static void on_closed(SoupWebsocketConnection* ws, gpointer data)
@@ -318,6 +331,10 @@ private:
     {
         if (c.closing)
             return;
+        if (g_bytes_get_size(message) > options_.max_message_bytes) {
+            close(c, SOUP_WEBSOCKET_CLOSE_TOO_BIG, "message too big");
+            return;
+        }
         int64_t now = g_get_monotonic_time();
         c.last_heard_us = now;
         if (!c.bucket.take(now)) {
@@ -425,7 +442,12 @@ private:
     void schedule_cleanup()
     {
         if (!cleanup_.active())
-            cleanup_ = ScopedSource::idle(context_.get(), [this] { cleanup(); });
+            // A zero timeout runs at the default priority: an idle source would
+            // starve for as long as sockets keep the context busy.
+            cleanup_ = ScopedSource::timeout(context_.get(), 0, [this] {
+                cleanup();
+                return false;
+            });
     }
 
     void cleanup()
@@ -439,6 +461,7 @@ private:
             Connection& c = *it->second;
             c.on_message.disconnect();
             c.on_pong.disconnect();
+            c.on_error.disconnect();
             log("peer " + id + " " + c.close_reason + " (" + std::to_string(connections_.size() - 1) + " peers)");
             c.linger_timer = ScopedSource::timeout(context_.get(), kLingerMs, [this, &c] {
                 drop(c, "close handshake timed out");

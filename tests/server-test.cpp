@@ -1,0 +1,969 @@
+// Integration tests of the signalling server and client: the real server
+// in-process on a free port of 127.0.0.1, real clients over loopback, every
+// wait driven by events with a timeout.
+#include "test-peer.h"
+
+#include <gst/check/gstcheck.h>
+
+#include <cstdlib>
+#include <cstring>
+
+using namespace signalbin;
+using namespace signalbin::test;
+using protocol::Role;
+using client::State;
+
+namespace {
+
+std::unique_ptr<server::Server> must_start(GMainContext* context, server::ServerOptions options = server_options())
+{
+    Expected<std::unique_ptr<server::Server>> started = start_server(context, std::move(options));
+    fail_unless(started.ok(), "the server did not start: %s", started.ok() ? "" : started.error().c_str());
+    return std::move(started.value());
+}
+
+// Connects and fails the test if there is no welcome.
+std::string must_connect(TestPeer& peer)
+{
+    std::optional<std::string> id = peer.connect();
+    fail_unless(id && !id->empty(), "no welcome:\n%s", peer.describe().c_str());
+    return *id;
+}
+
+protocol::Json json(const char* text)
+{
+    std::optional<protocol::Json> parsed = protocol::Json::parse(text);
+    fail_unless(parsed.has_value(), "bad JSON in the test: %s", text);
+    return *parsed;
+}
+
+// {"name": name, "blob": blob}
+protocol::Json meta_with(const std::string& name, const std::string& blob = {})
+{
+    GRef<JsonObject> object = adopt_ref(json_object_new());
+    json_object_set_string_member(object.get(), "name", name.c_str());
+    if (!blob.empty())
+        json_object_set_string_member(object.get(), "blob", blob.c_str());
+    return protocol::Json::object(object.get());
+}
+
+std::string meta_name(const protocol::Json& meta)
+{
+    return meta.string_member("name").value_or("(none)");
+}
+
+// Registers `peer` in `roles` and, when `listener` is given, waits until it
+// has heard of it (so that the server has processed it).
+void set_status(TestPeer& peer, std::vector<Role> roles, protocol::Json meta, TestPeer* listener = nullptr)
+{
+    std::vector<Role> expected = roles;
+    fail_unless(peer.send(protocol::SetPeerStatus {std::move(roles), meta}), "not connected");
+    if (!listener)
+        return;
+    std::string id = peer.id();
+    auto seen = listener->wait_message<protocol::PeerStatusChanged>(
+        [&](const protocol::PeerStatusChanged& m) { return m.peer_id == id && m.roles == expected && m.meta == meta; });
+    fail_unless(seen.has_value(), "the listener never heard of %s:\n%s", id.c_str(), listener->describe().c_str());
+}
+
+// `consumer` starts a session with `producer`; both sides must hear of it.
+std::string start_session(TestPeer& consumer, TestPeer& producer, std::optional<std::string> offer = std::nullopt)
+{
+    fail_unless(consumer.send(protocol::StartSessionRequest {producer.id(), offer}), "not connected");
+    auto started = consumer.expect_next<protocol::SessionStarted>();
+    fail_unless(started.has_value(), "no sessionStarted:\n%s", consumer.describe().c_str());
+    fail_unless(started->peer_id == producer.id(), "sessionStarted names %s, not the producer %s",
+                started->peer_id.c_str(), producer.id().c_str());
+    fail_unless(!started->session_id.empty(), "empty session id");
+    auto start = producer.wait_message<protocol::StartSession>(
+        [&](const protocol::StartSession& m) { return m.session_id == started->session_id; });
+    fail_unless(start.has_value(), "the producer got no startSession:\n%s", producer.describe().c_str());
+    fail_unless(start->peer_id == consumer.id(), "startSession names %s, not the consumer %s",
+                start->peer_id.c_str(), consumer.id().c_str());
+    fail_unless(start->offer == offer, "the offer changed on the way");
+    return started->session_id;
+}
+
+// Sends `list`; the next thing heard must be the reply. Its producers.
+std::vector<protocol::PeerInfo> must_list(Inbox& inbox, const std::function<bool(const protocol::ClientMessage&)>& send)
+{
+    fail_unless(send(protocol::ListRequest {}), "not connected");
+    auto list = inbox.expect_next<protocol::List>();
+    fail_unless(list.has_value(), "no list reply:\n%s", inbox.describe().c_str());
+    return list->producers;
+}
+
+std::vector<protocol::PeerInfo> must_list(TestPeer& peer)
+{
+    return must_list(peer, [&](const protocol::ClientMessage& m) { return peer.send(m); });
+}
+
+std::vector<protocol::PeerInfo> must_list(RawWebSocket& ws)
+{
+    return must_list(ws, [&](const protocol::ClientMessage& m) {
+        ws.send(m);
+        return !ws.closed();
+    });
+}
+
+// "... retrying in 250 ms" -> 250
+int retry_delay_ms(const std::string& detail)
+{
+    size_t at = detail.rfind("retrying in ");
+    if (at == std::string::npos)
+        return -1;
+    return atoi(detail.c_str() + at + strlen("retrying in "));
+}
+
+const char* const kOffer =
+    "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE video0\r\n"
+    "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:video0\r\na=sendonly\r\n"
+    "a=rtpmap:96 VP8/90000\r\na=x-test:\"quoted\" \\backslash\\ \xc3\xa9t\xc3\xa9 \t{}[]\r\n";
+const char* const kAnswer =
+    "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE video0\r\n"
+    "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:video0\r\na=recvonly\r\n";
+
+} // namespace
+
+// ---- Registration, listing ----------------------------------------------------
+
+GST_START_TEST(test_welcome_and_listing)
+{
+    TestContext context;
+    auto server = must_start(context);
+    fail_unless(server->url() == "ws://127.0.0.1:" + std::to_string(server->port()) + "/", "url() is %s",
+                server->url().c_str());
+    fail_unless(server->port() != 0, "no port");
+
+    TestPeer listener(context, server->url());
+    std::string listener_id = must_connect(listener);
+    set_status(listener, {Role::Listener}, {}, &listener);
+
+    TestPeer producer(context, server->url());
+    std::string producer_id = must_connect(producer);
+    fail_unless(producer_id != listener_id, "two peers got the same id %s", producer_id.c_str());
+    fail_unless(producer.all_messages().size() == 1, "more than a welcome:\n%s", producer.describe().c_str());
+
+    fail_unless(producer.send(protocol::SetPeerStatus {{Role::Producer}, json(R"({"name":"cam"})")}), "send");
+    auto changed = listener.expect_next<protocol::PeerStatusChanged>();
+    fail_unless(changed.has_value(), "no peerStatusChanged:\n%s", listener.describe().c_str());
+    fail_unless(changed->peer_id == producer_id, "peerStatusChanged for %s", changed->peer_id.c_str());
+    fail_unless(changed->roles == std::vector<Role> {Role::Producer}, "roles changed");
+    fail_unless(meta_name(changed->meta) == "cam", "meta is %s", changed->meta.to_string().c_str());
+
+    // The producer is not a listener: it hears nothing of itself.
+    std::vector<protocol::PeerInfo> producers = must_list(producer);
+    fail_unless(producers.size() == 1, "%zu producers listed", producers.size());
+    fail_unless(producers[0].id == producer_id, "listed %s", producers[0].id.c_str());
+    fail_unless(meta_name(producers[0].meta) == "cam", "listed meta %s", producers[0].meta.to_string().c_str());
+
+    producers = must_list(listener);
+    fail_unless(producers.size() == 1 && producers[0].id == producer_id, "the listener's list differs");
+
+    fail_unless(server->peer_count() == 2, "peer_count() is %zu", server->peer_count());
+    fail_unless(producer.invalid().empty() && listener.invalid().empty(), "invalid frames from the server");
+}
+GST_END_TEST;
+
+// ---- Sessions -------------------------------------------------------------------
+
+GST_START_TEST(test_session_relay)
+{
+    TestContext context;
+    auto server = must_start(context);
+    TestPeer producer(context, server->url());
+    TestPeer consumer(context, server->url());
+    TestPeer listener(context, server->url());
+    must_connect(producer);
+    must_connect(consumer);
+    must_connect(listener);
+    set_status(listener, {Role::Listener}, {}, &listener);
+    set_status(producer, {Role::Producer}, meta_with("cam"), &listener);
+
+    std::string session = start_session(consumer, producer);
+    fail_unless(server->session_count() == 1, "session_count() is %zu", server->session_count());
+
+    const protocol::Peer offer {session, protocol::Sdp {protocol::Sdp::Type::Offer, kOffer}};
+    fail_unless(producer.send(offer), "send");
+    auto got_offer = consumer.expect_next<protocol::Peer>();
+    fail_unless(got_offer.has_value() && *got_offer == offer, "the offer arrived changed or not at all:\n%s",
+                consumer.describe().c_str());
+
+    const protocol::Peer answer {session, protocol::Sdp {protocol::Sdp::Type::Answer, kAnswer}};
+    fail_unless(consumer.send(answer), "send");
+    auto got_answer = producer.expect_next<protocol::Peer>();
+    fail_unless(got_answer.has_value() && *got_answer == answer, "the answer arrived changed or not at all:\n%s",
+                producer.describe().c_str());
+
+    const protocol::Peer ice_down {
+        session, protocol::Ice {"candidate:1 1 UDP 2122252543 192.0.2.1 40000 typ host", 0, std::string("video0")}};
+    const protocol::Peer ice_up {session,
+                                 protocol::Ice {"candidate:2 1 UDP 1686052607 198.51.100.7 50000 typ srflx raddr "
+                                                "0.0.0.0 rport 0",
+                                                3, std::nullopt}};
+    fail_unless(producer.send(ice_down), "send");
+    fail_unless(consumer.send(ice_up), "send");
+    auto got_down = consumer.expect_next<protocol::Peer>();
+    auto got_up = producer.expect_next<protocol::Peer>();
+    fail_unless(got_down.has_value() && *got_down == ice_down, "ICE to the consumer:\n%s", consumer.describe().c_str());
+    fail_unless(got_up.has_value() && *got_up == ice_up, "ICE to the producer:\n%s", producer.describe().c_str());
+
+    // A consumer with its own offer: the producer receives it unchanged.
+    TestPeer consumer2(context, server->url());
+    must_connect(consumer2);
+    std::string session2 = start_session(consumer2, producer, std::string(kOffer));
+    fail_unless(session2 != session, "two sessions share id %s", session.c_str());
+    fail_unless(server->session_count() == 2, "session_count() is %zu", server->session_count());
+
+    // Nobody outside a session heard any of it.
+    fail_unless(listener.unread() == 0, "the listener heard more:\n%s", listener.describe().c_str());
+    fail_unless(consumer.unread() == 0 && producer.unread() == 0, "extra messages:\n%s\n%s",
+                consumer.describe().c_str(), producer.describe().c_str());
+}
+GST_END_TEST;
+
+GST_START_TEST(test_end_session_versions)
+{
+    TestContext context;
+    auto server = must_start(context);
+    TestPeer producer(context, server->url());
+    TestPeer old_consumer(context, server->url()); // stays on v1_0
+    TestPeer new_consumer(context, server->url()); // v1_1
+    must_connect(producer);
+    must_connect(old_consumer);
+    must_connect(new_consumer);
+    fail_unless(new_consumer.send(protocol::SetProtocolVersion {protocol::Version::V1_1}), "send");
+    fail_unless(producer.send(protocol::SetPeerStatus {{Role::Producer}, meta_with("cam")}), "send");
+
+    // endSession to a v1_0 peer.
+    std::string s1 = start_session(old_consumer, producer);
+    fail_unless(producer.send(protocol::EndSession {s1}), "send");
+    auto end1 = old_consumer.next_message();
+    fail_unless(end1 && std::holds_alternative<protocol::EndSession>(*end1) &&
+                    std::get<protocol::EndSession>(*end1).session_id == s1,
+                "the v1_0 peer did not get endSession:\n%s", old_consumer.describe().c_str());
+
+    // endSessionV1_1 from the producer still reaches a v1_0 peer as endSession.
+    std::string s2 = start_session(old_consumer, producer);
+    fail_unless(producer.send(protocol::EndSessionV1_1 {s2, std::string("going away")}), "send");
+    auto end2 = old_consumer.expect_next<protocol::EndSession>();
+    fail_unless(end2 && end2->session_id == s2, "the v1_0 peer did not get endSession:\n%s",
+                old_consumer.describe().c_str());
+
+    // A v1_1 peer gets endSessionV1_1, with the reason when there is one.
+    std::string s3 = start_session(new_consumer, producer);
+    fail_unless(producer.send(protocol::EndSession {s3}), "send");
+    auto end3 = new_consumer.next_message();
+    fail_unless(end3 && std::holds_alternative<protocol::EndSessionV1_1>(*end3), "the v1_1 peer got:\n%s",
+                new_consumer.describe().c_str());
+    fail_unless(std::get<protocol::EndSessionV1_1>(*end3) == (protocol::EndSessionV1_1 {s3, std::nullopt}),
+                "wrong endSessionV1_1: %s", protocol::serialize(*end3).c_str());
+
+    std::string s4 = start_session(new_consumer, producer);
+    fail_unless(producer.send(protocol::EndSessionV1_1 {s4, std::string("pipeline error")}), "send");
+    auto end4 = new_consumer.expect_next<protocol::EndSessionV1_1>();
+    fail_unless(end4 && *end4 == (protocol::EndSessionV1_1 {s4, std::string("pipeline error")}),
+                "the reason was lost:\n%s", new_consumer.describe().c_str());
+
+    // The other way: the consumer ends, the (v1_0) producer hears endSession.
+    std::string s5 = start_session(new_consumer, producer);
+    fail_unless(new_consumer.send(protocol::EndSessionV1_1 {s5, std::nullopt}), "send");
+    auto end5 = producer.expect_next<protocol::EndSession>();
+    fail_unless(end5 && end5->session_id == s5, "the producer did not get endSession:\n%s",
+                producer.describe().c_str());
+
+    fail_unless(wait_until(context, [&] { return server->session_count() == 0; }), "%zu sessions left",
+                server->session_count());
+    // The side that ended a session hears nothing back.
+    fail_unless(producer.unread() == 0 && new_consumer.unread() == 0 && old_consumer.unread() == 0,
+                "extra messages:\n%s\n%s\n%s", producer.describe().c_str(), new_consumer.describe().c_str(),
+                old_consumer.describe().c_str());
+}
+GST_END_TEST;
+
+GST_START_TEST(test_disconnect_cleanup)
+{
+    TestContext context;
+    auto server = must_start(context);
+    TestPeer listener(context, server->url());
+    TestPeer producer(context, server->url());
+    TestPeer consumer(context, server->url());
+    must_connect(listener);
+    must_connect(producer);
+    must_connect(consumer);
+    set_status(listener, {Role::Listener}, {}, &listener);
+    set_status(producer, {Role::Producer}, meta_with("cam"), &listener);
+    std::string session = start_session(consumer, producer);
+    std::string producer_id = producer.id();
+
+    // An orderly close.
+    producer.stop();
+    auto ended = consumer.expect_next<protocol::EndSession>();
+    fail_unless(ended && ended->session_id == session, "the consumer did not get endSession:\n%s",
+                consumer.describe().c_str());
+    auto gone = listener.expect_next<protocol::PeerStatusChanged>();
+    fail_unless(gone && gone->peer_id == producer_id && gone->roles.empty(),
+                "the listener did not hear the producer leave:\n%s", listener.describe().c_str());
+    fail_unless(meta_name(gone->meta) == "cam", "the last meta is missing: %s", gone->meta.to_string().c_str());
+    fail_unless(wait_until(context, [&] { return server->peer_count() == 2 && server->session_count() == 0; }),
+                "peer_count() %zu, session_count() %zu", server->peer_count(), server->session_count());
+    fail_unless(must_list(consumer).empty(), "the producer is still listed");
+
+    // A producer that vanishes without a close frame.
+    auto raw = std::make_unique<RawTcp>(context);
+    Expected<bool> connected = raw->connect(server->port());
+    fail_unless(connected.ok(), "%s", connected.ok() ? "" : connected.error().c_str());
+    Expected<unsigned> status = raw->websocket_handshake();
+    fail_unless(status.ok() && status.value() == 101, "handshake: %s",
+                status.ok() ? std::to_string(status.value()).c_str() : status.error().c_str());
+    Expected<bool> sent =
+        raw->send_text_frame(R"({"type":"setPeerStatus","roles":["producer"],"meta":{"name":"raw"}})");
+    fail_unless(sent.ok(), "%s", sent.ok() ? "" : sent.error().c_str());
+    auto raw_status = listener.expect_next<protocol::PeerStatusChanged>();
+    fail_unless(raw_status && meta_name(raw_status->meta) == "raw", "no status of the raw producer:\n%s",
+                listener.describe().c_str());
+    std::string raw_id = raw_status->peer_id;
+    TestPeer consumer2(context, server->url());
+    must_connect(consumer2);
+    fail_unless(consumer2.send(protocol::StartSessionRequest {raw_id, std::nullopt}), "send");
+    auto started = consumer2.expect_next<protocol::SessionStarted>();
+    fail_unless(started.has_value(), "no session with the raw producer:\n%s", consumer2.describe().c_str());
+
+    raw.reset(); // closes the socket, no close frame
+    auto ended2 = consumer2.expect_next<protocol::EndSession>();
+    fail_unless(ended2 && ended2->session_id == started->session_id, "no endSession after an abrupt close:\n%s",
+                consumer2.describe().c_str());
+    auto gone2 = listener.expect_next<protocol::PeerStatusChanged>();
+    fail_unless(gone2 && gone2->peer_id == raw_id && gone2->roles.empty(), "the raw producer is not gone:\n%s",
+                listener.describe().c_str());
+    fail_unless(wait_until(context, [&] { return server->peer_count() == 3 && server->session_count() == 0; }),
+                "peer_count() %zu, session_count() %zu", server->peer_count(), server->session_count());
+}
+GST_END_TEST;
+
+// ---- Bad input ------------------------------------------------------------------
+
+GST_START_TEST(test_bad_input)
+{
+    TestContext context;
+    auto server = must_start(context);
+    TestPeer listener(context, server->url());
+    TestPeer producer(context, server->url());
+    TestPeer consumer(context, server->url());
+    must_connect(listener);
+    must_connect(producer);
+    must_connect(consumer);
+    set_status(listener, {Role::Listener}, {}, &listener);
+    set_status(producer, {Role::Producer}, meta_with("cam"), &listener);
+    std::string session = start_session(consumer, producer);
+    fail_unless(listener.unread() == 0, "unexpected:\n%s", listener.describe().c_str());
+
+    RawWebSocket sender(context);
+    Expected<bool> connected = sender.connect(server->url());
+    fail_unless(connected.ok(), "%s", connected.ok() ? "" : connected.error().c_str());
+    // A first message, so that setProtocolVersion below is out of place.
+    must_list(sender);
+
+    struct Case {
+        std::string text;
+        std::vector<std::string> details; // each must appear in the error
+    };
+    const std::vector<Case> cases = {
+        {R"({"type":"list")", {"JSON"}},
+        {"not json at all", {"JSON"}},
+        {"", {"JSON"}},
+        {"[1,2,3]", {"object", "array"}},
+        {R"({"sessionId":"x"})", {"\"type\"", "missing"}},
+        {R"({"type":"bogus"})", {"\"type\"", "bogus"}},
+        {R"({"type":42})", {"\"type\"", "number"}},
+        {R"({"type":"startSession"})", {"peerId", "missing"}},
+        {R"({"type":"startSession","peerId":42})", {"peerId", "number"}},
+        {R"({"type":"setPeerStatus","roles":"producer"})", {"roles"}},
+        {R"({"type":"setPeerStatus","roles":["boss"]})", {"roles[0]"}},
+        {R"({"type":"peer","sessionId":"x","sdp":{"type":"pranswer","sdp":"v=0"}})", {"sdp.type", "pranswer"}},
+        {R"({"type":"peer","sessionId":"x","ice":{"candidate":"c","sdpMLineIndex":-1}})", {"sdpMLineIndex"}},
+        {R"({"type":"peer","sessionId":"x"})", {"sdp", "ice"}},
+        {R"({"type":"setProtocolVersion","version":"v1_1"})", {"setProtocolVersion", "first"}},
+        {R"({"type":"peer","sessionId":")" + session + R"(","sdp":{"type":"offer","sdp":"v=0"}})",
+         {"not in a session", session}},
+        {R"({"type":"peer","sessionId":")" + session + R"(","ice":{"candidate":"c","sdpMLineIndex":0}})",
+         {"not in a session", session}},
+        {R"({"type":"endSession","sessionId":")" + session + R"("})", {"endSession", "not in a session", session}},
+        {R"({"type":"endSessionV1_1","sessionId":")" + session + R"(","error":"no"})",
+         {"endSession", "not in a session", session}},
+        {R"({"type":"endSession","sessionId":"no-such-session"})", {"no-such-session"}},
+        {R"({"type":"startSession","peerId":"no-such-peer"})", {"no peer", "no-such-peer"}},
+        {R"({"type":"startSession","peerId":")" + listener.id() + R"("})", {"not a producer", listener.id()}},
+        {R"({"type":"startSession","peerId":")" + consumer.id() + R"("})", {"not a producer", consumer.id()}},
+        {R"({"type":"startSession","peerId":")" + sender.id() + R"("})", {"itself"}},
+    };
+    for (const Case& c : cases) {
+        sender.send_text(c.text);
+        auto error = sender.expect_next<protocol::Error>();
+        fail_unless(error.has_value(), "no error for %s:\n%s", c.text.c_str(), sender.describe().c_str());
+        for (const std::string& part : c.details)
+            fail_unless(contains(error->details, part), "the error for %s does not mention %s: %s", c.text.c_str(),
+                        part.c_str(), error->details.c_str());
+        // The connection stays open and usable.
+        must_list(sender);
+    }
+    sender.send_binary("\x01\x02\x03");
+    auto binary_error = sender.expect_next<protocol::Error>();
+    fail_unless(binary_error && contains(binary_error->details, "binary"), "no error for a binary frame:\n%s",
+                sender.describe().c_str());
+    must_list(sender);
+    fail_unless(!sender.closed(), "the server closed the connection (code %u)", sender.close_code());
+    fail_unless(sender.invalid().empty(), "the server sent invalid frames:\n%s", sender.describe().c_str());
+
+    // Nobody else heard anything. Each of them now gets one message sent after
+    // all of the above: it must be the very next one they see.
+    const protocol::Peer down {session, protocol::Ice {"candidate:barrier 1", 0, std::nullopt}};
+    const protocol::Peer up {session, protocol::Ice {"candidate:barrier 2", 0, std::nullopt}};
+    fail_unless(producer.send(down), "send");
+    auto got_down = consumer.next_message();
+    fail_unless(got_down && std::holds_alternative<protocol::Peer>(*got_down) &&
+                    std::get<protocol::Peer>(*got_down) == down,
+                "the consumer heard something else first:\n%s", consumer.describe().c_str());
+    fail_unless(consumer.send(up), "send");
+    auto got_up = producer.next_message();
+    fail_unless(got_up && std::holds_alternative<protocol::Peer>(*got_up) && std::get<protocol::Peer>(*got_up) == up,
+                "the producer heard something else first:\n%s", producer.describe().c_str());
+    fail_unless(producer.send(protocol::SetPeerStatus {{Role::Producer}, meta_with("barrier")}), "send");
+    auto got_status = listener.next_message();
+    fail_unless(got_status && std::holds_alternative<protocol::PeerStatusChanged>(*got_status) &&
+                    meta_name(std::get<protocol::PeerStatusChanged>(*got_status).meta) == "barrier",
+                "the listener heard something else first:\n%s", listener.describe().c_str());
+    fail_unless(server->peer_count() == 4 && server->session_count() == 1, "peer_count() %zu, session_count() %zu",
+                server->peer_count(), server->session_count());
+}
+GST_END_TEST;
+
+// ---- Limits -----------------------------------------------------------------------
+
+GST_START_TEST(test_frame_too_large)
+{
+    TestContext context;
+    server::ServerOptions options = server_options();
+    options.max_message_bytes = 4096;
+    auto server = must_start(context, options);
+    TestPeer other(context, server->url());
+    must_connect(other);
+
+    // A frame of exactly the limit is fine (unknown fields are ignored)...
+    RawWebSocket raw(context);
+    Expected<bool> connected = raw.connect(server->url());
+    fail_unless(connected.ok(), "%s", connected.ok() ? "" : connected.error().c_str());
+    const std::string head = R"({"type":"list","pad":")";
+    const std::string tail = R"("})";
+    std::string at_limit = head + std::string(4096 - head.size() - tail.size(), 'x') + tail;
+    fail_unless(at_limit.size() == 4096, "size %zu", at_limit.size());
+    raw.send_text(at_limit);
+    fail_unless(raw.expect_next<protocol::List>().has_value(), "a frame at the limit was refused:\n%s",
+                raw.describe().c_str());
+    // ...one byte more closes the connection with 1009.
+    std::string over = head + std::string(4097 - head.size() - tail.size(), 'x') + tail;
+    raw.send_text(over);
+    fail_unless(raw.wait_closed(), "not closed after %zu bytes:\n%s", over.size(), raw.describe().c_str());
+    fail_unless(raw.close_code() == SOUP_WEBSOCKET_CLOSE_TOO_BIG, "close code %u, expected 1009", raw.close_code());
+
+    // Far over the limit: most of it is still unread when the server closes.
+    RawWebSocket huge(context);
+    connected = huge.connect(server->url());
+    fail_unless(connected.ok(), "%s", connected.ok() ? "" : connected.error().c_str());
+    huge.send_text(head + std::string(1024 * 1024, 'x') + tail);
+    fail_unless(huge.wait_closed(), "not closed after 1 MiB:\n%s", huge.describe().c_str());
+    fail_unless(huge.close_code() == SOUP_WEBSOCKET_CLOSE_TOO_BIG, "close code %u after 1 MiB, expected 1009",
+                huge.close_code());
+
+    // The same through the client: the state says why.
+    TestPeer big(context, server->url());
+    must_connect(big);
+    fail_unless(big.send(protocol::SetPeerStatus {{Role::Producer}, meta_with("big", std::string(8000, 'b'))}),
+                "send");
+    std::optional<std::string> detail = big.wait_state(State::Closed);
+    fail_unless(detail && contains(*detail, "code 1009"), "no 1009 close:\n%s", big.describe().c_str());
+
+    fail_unless(wait_until(context, [&] { return server->peer_count() == 1; }), "peer_count() is %zu",
+                server->peer_count());
+    fail_unless(must_list(other).empty(), "the oversized status was applied");
+    fail_unless(other.state() == State::Connected, "the other peer suffered");
+}
+GST_END_TEST;
+
+GST_START_TEST(test_rate_limit)
+{
+    TestContext context;
+    server::ServerOptions options = server_options();
+    options.rate_limit = 5;
+    options.rate_burst = 5;
+    options.rate_limit_grace_ms = 300;
+    auto server = must_start(context, options);
+    TestPeer flooder(context, server->url());
+    TestPeer other(context, server->url());
+    must_connect(flooder);
+    must_connect(other);
+
+    const int burst = 40;
+    for (int i = 0; i < burst; ++i)
+        fail_unless(flooder.send(protocol::ListRequest {}), "send");
+    auto error = flooder.wait_message<protocol::Error>();
+    fail_unless(error && contains(error->details, "rate limit"), "no rate limit error:\n%s",
+                flooder.describe().c_str());
+    size_t answered = 0;
+    for (const auto& m : flooder.all_messages())
+        answered += std::holds_alternative<protocol::List>(m) ? 1 : 0;
+    fail_unless(answered < size_t(burst), "all %d messages were answered", burst);
+    fail_unless(flooder.state() == State::Connected, "closed at once instead of warned");
+
+    // Someone else is not limited by it.
+    must_list(other);
+
+    // Going on past the grace period closes the connection with 1008.
+    ScopedSource flood = ScopedSource::timeout(context, 10, [&] { return flooder.send(protocol::ListRequest {}); });
+    std::optional<std::string> detail = flooder.wait_state(State::Closed);
+    flood.cancel();
+    fail_unless(detail && contains(*detail, "code 1008"), "no 1008 close:\n%s", flooder.describe().c_str());
+    size_t errors = 0;
+    for (const auto& m : flooder.all_messages())
+        errors += std::holds_alternative<protocol::Error>(m) ? 1 : 0;
+    fail_unless(errors == 1, "%zu rate limit errors, expected one warning", errors);
+
+    must_list(other);
+    fail_unless(other.state() == State::Connected, "the other peer suffered");
+    fail_unless(wait_until(context, [&] { return server->peer_count() == 1; }), "peer_count() is %zu",
+                server->peer_count());
+}
+GST_END_TEST;
+
+GST_START_TEST(test_slow_reader)
+{
+    TestContext context;
+    server::ServerOptions options = server_options();
+    options.max_outbound_bytes = 64 * 1024;
+    options.rate_limit = 100000;
+    options.rate_burst = 100000;
+    auto server = must_start(context, options);
+    TestPeer listener(context, server->url());
+    TestPeer producer(context, server->url());
+    must_connect(listener);
+    must_connect(producer);
+    set_status(listener, {Role::Listener}, {}, &listener);
+
+    // A listener with a tiny receive window that never reads.
+    RawTcp slow(context);
+    Expected<bool> connected = slow.connect(server->port(), 4096);
+    fail_unless(connected.ok(), "%s", connected.ok() ? "" : connected.error().c_str());
+    Expected<unsigned> status = slow.websocket_handshake();
+    fail_unless(status.ok() && status.value() == 101, "handshake: %s",
+                status.ok() ? std::to_string(status.value()).c_str() : status.error().c_str());
+    Expected<bool> sent = slow.send_text_frame(R"({"type":"setPeerStatus","roles":["listener"],"meta":null})");
+    fail_unless(sent.ok(), "%s", sent.ok() ? "" : sent.error().c_str());
+    std::string listener_id = listener.id();
+    auto slow_status = listener.wait_message<protocol::PeerStatusChanged>(
+        [&](const protocol::PeerStatusChanged& m) { return m.peer_id != listener_id; });
+    fail_unless(slow_status.has_value(), "the slow peer did not register:\n%s", listener.describe().c_str());
+    fail_unless(server->peer_count() == 3, "peer_count() is %zu", server->peer_count());
+
+    // Large broadcasts until the server gives up on the slow peer; each one
+    // is awaited at the fast listener, so the server has sent it to both.
+    const std::string blobs[2] = {std::string(32 * 1024, 'a'), std::string(32 * 1024, 'b')};
+    const int64_t deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    int sent_count = 0;
+    while (server->peer_count() == 3 && sent_count < 500 && g_get_monotonic_time() < deadline) {
+        std::string name = "n" + std::to_string(sent_count);
+        set_status(producer, {Role::Producer}, meta_with(name, blobs[sent_count % 2]), &listener);
+        ++sent_count;
+    }
+    g_debug("slow peer dropped after %d broadcasts of 32 KiB", sent_count);
+    fail_unless(server->peer_count() == 2, "the slow peer was not dropped after %d broadcasts of 32 KiB",
+                sent_count);
+
+    // The fast peers keep working.
+    set_status(producer, {Role::Producer}, meta_with("after"), &listener);
+    fail_unless(must_list(producer).size() == 1, "the producer is not listed");
+    fail_unless(listener.state() == State::Connected && producer.state() == State::Connected, "a fast peer suffered");
+
+    // And the slow peer's socket was closed: once it reads, it reaches the end.
+    fail_unless(slow.read_until([&] { return slow.at_end(); }), "the slow peer's socket is still open after %zu bytes",
+                slow.received().size());
+}
+GST_END_TEST;
+
+GST_START_TEST(test_max_peers)
+{
+    TestContext context;
+    server::ServerOptions options = server_options();
+    options.max_peers = 2;
+    auto server = must_start(context, options);
+    TestPeer first(context, server->url());
+    TestPeer second(context, server->url());
+    TestPeer third(context, server->url());
+    must_connect(first);
+    must_connect(second);
+
+    third.start();
+    std::optional<std::string> detail = third.wait_state(State::Closed);
+    fail_unless(detail && contains(*detail, "503"), "the third peer was not refused with 503:\n%s",
+                third.describe().c_str());
+    fail_unless(third.all_messages().empty(), "the third peer heard something");
+    fail_unless(server->peer_count() == 2, "peer_count() is %zu", server->peer_count());
+    must_list(first);
+    must_list(second);
+
+    // Room again once one leaves.
+    first.stop();
+    fail_unless(wait_until(context, [&] { return server->peer_count() == 1; }), "peer_count() is %zu",
+                server->peer_count());
+    TestPeer fourth(context, server->url());
+    must_connect(fourth);
+    must_list(fourth);
+}
+GST_END_TEST;
+
+// ---- Authentication, TLS ------------------------------------------------------
+
+GST_START_TEST(test_token)
+{
+    TestContext context;
+    server::ServerOptions options = server_options();
+    options.token = "s3cret-token";
+    auto server = must_start(context, options);
+
+    TestPeer none(context, server->url());
+    none.start();
+    std::optional<std::string> detail = none.wait_state(State::Closed);
+    fail_unless(detail && contains(*detail, "401"), "no token but not refused with 401:\n%s", none.describe().c_str());
+
+    client::ClientOptions wrong_options = TestPeer::options(server->url());
+    wrong_options.token = "s3cret-tokeX";
+    TestPeer wrong(context, wrong_options);
+    wrong.start();
+    detail = wrong.wait_state(State::Closed);
+    fail_unless(detail && contains(*detail, "401"), "wrong token but not refused with 401:\n%s",
+                wrong.describe().c_str());
+
+    client::ClientOptions prefix_options = TestPeer::options(server->url());
+    prefix_options.token = "s3cret";
+    TestPeer prefix(context, prefix_options);
+    prefix.start();
+    detail = prefix.wait_state(State::Closed);
+    fail_unless(detail && contains(*detail, "401"), "a prefix of the token was accepted:\n%s",
+                prefix.describe().c_str());
+
+    client::ClientOptions right_options = TestPeer::options(server->url());
+    right_options.token = "s3cret-token";
+    TestPeer right(context, right_options);
+    must_connect(right);
+
+    TestPeer query(context, server->url() + "?token=s3cret-token");
+    must_connect(query);
+    TestPeer wrong_query(context, server->url() + "?token=nope");
+    wrong_query.start();
+    detail = wrong_query.wait_state(State::Closed);
+    fail_unless(detail && contains(*detail, "401"), "wrong ?token= but not refused with 401:\n%s",
+                wrong_query.describe().c_str());
+
+    fail_unless(server->peer_count() == 2, "peer_count() is %zu", server->peer_count());
+    must_list(right);
+    must_list(query);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_tls)
+{
+    TestContext context;
+    TempDir dir;
+    fail_unless(dir.ok(), "no temporary directory");
+    Expected<bool> made = make_self_signed_certificate(dir);
+    fail_unless(made.ok(), "%s", made.ok() ? "" : made.error().c_str());
+    server::ServerOptions options = server_options();
+    options.cert_file = dir.file("cert.pem");
+    options.key_file = dir.file("key.pem");
+    auto server = must_start(context, options);
+    fail_unless(server->tls(), "tls() is false");
+    fail_unless(g_str_has_prefix(server->url().c_str(), "wss://127.0.0.1:"), "url() is %s", server->url().c_str());
+
+    client::ClientOptions trusted = TestPeer::options(server->url());
+    trusted.ca_file = dir.file("cert.pem");
+    TestPeer with_ca(context, trusted);
+    must_connect(with_ca);
+    must_list(with_ca);
+
+    TestPeer untrusted(context, server->url());
+    untrusted.start();
+    std::optional<std::string> detail = untrusted.wait_state(State::Closed);
+    fail_unless(detail && contains_nocase(*detail, "certificate"), "an unknown certificate was accepted:\n%s",
+                untrusted.describe().c_str());
+
+    client::ClientOptions insecure = TestPeer::options(server->url());
+    insecure.insecure = true;
+    TestPeer anything_goes(context, insecure);
+    must_connect(anything_goes);
+
+    // Plain ws:// to a TLS port gets nowhere.
+    std::string plain_url = "ws://127.0.0.1:" + std::to_string(server->port()) + "/";
+    TestPeer plain(context, plain_url);
+    plain.start();
+    fail_unless(plain.wait_state(State::Closed).has_value(), "plain ws on a TLS port:\n%s", plain.describe().c_str());
+    fail_unless(plain.all_messages().empty(), "plain ws on a TLS port got messages");
+    fail_unless(server->peer_count() == 2, "peer_count() is %zu", server->peer_count());
+}
+GST_END_TEST;
+
+GST_START_TEST(test_tls_bad_files)
+{
+    TestContext context;
+    TempDir dir;
+    fail_unless(dir.ok(), "no temporary directory");
+    Expected<bool> made = make_self_signed_certificate(dir);
+    fail_unless(made.ok(), "%s", made.ok() ? "" : made.error().c_str());
+    fail_unless(dir.write("garbage.pem", "this is not a certificate\n"), "write");
+
+    // A port known to be free: nothing may listen on it after a failure.
+    unsigned port = 0;
+    {
+        auto probe = must_start(context);
+        port = probe->port();
+    }
+
+    struct Case {
+        std::string cert, key, named;
+    };
+    const std::vector<Case> cases = {
+        {dir.file("missing.pem"), dir.file("key.pem"), dir.file("missing.pem")},
+        {dir.file("cert.pem"), dir.file("missing-key.pem"), dir.file("missing-key.pem")},
+        {dir.file("garbage.pem"), dir.file("key.pem"), dir.file("garbage.pem")},
+        {dir.file("cert.pem"), dir.file("garbage.pem"), dir.file("garbage.pem")},
+    };
+    for (const Case& c : cases) {
+        server::ServerOptions options = server_options();
+        options.port = port;
+        options.cert_file = c.cert;
+        options.key_file = c.key;
+        Expected<std::unique_ptr<server::Server>> started = start_server(context, options);
+        fail_unless(!started.ok(), "the server started with cert %s, key %s", c.cert.c_str(), c.key.c_str());
+        fail_unless(contains(started.error(), c.named), "the error does not name %s: %s", c.named.c_str(),
+                    started.error().c_str());
+
+        // No fallback to plain ws.
+        TestPeer peer(context, "ws://127.0.0.1:" + std::to_string(port) + "/");
+        peer.start();
+        std::optional<std::string> detail = peer.wait_state(State::Closed);
+        fail_unless(detail.has_value() && peer.all_messages().empty(), "something listens on %u:\n%s", port,
+                    peer.describe().c_str());
+    }
+
+    // A certificate without a key, or the other way round.
+    server::ServerOptions half = server_options();
+    half.cert_file = dir.file("cert.pem");
+    Expected<std::unique_ptr<server::Server>> started = start_server(context, half);
+    fail_unless(!started.ok(), "the server started with a certificate but no key");
+}
+GST_END_TEST;
+
+// ---- Lifecycle ------------------------------------------------------------------
+
+GST_START_TEST(test_reconnect)
+{
+    TestContext context;
+    auto server = must_start(context);
+    unsigned port = server->port();
+    client::ClientOptions options = TestPeer::options(server->url());
+    options.reconnect = true;
+    options.backoff_initial_ms = 50;
+    options.backoff_max_ms = 200;
+    TestPeer peer(context, options);
+    std::string first_id = must_connect(peer);
+
+    server.reset();
+    std::vector<int> delays;
+    for (int i = 0; i < 4; ++i) {
+        std::optional<std::string> detail = peer.wait_state(State::Reconnecting);
+        fail_unless(detail.has_value(), "no Reconnecting after the server went away:\n%s", peer.describe().c_str());
+        delays.push_back(retry_delay_ms(*detail));
+        fail_unless(delays.back() > 0, "no retry delay in \"%s\"", detail->c_str());
+    }
+    fail_unless(delays[0] == 50 && delays[1] == 100 && delays[2] == 200 && delays[3] == 200,
+                "backoff %d, %d, %d, %d ms; expected 50, 100, 200, 200", delays[0], delays[1], delays[2], delays[3]);
+    fail_unless(peer.client().failed_attempts() >= 4, "failed_attempts() is %u", peer.client().failed_attempts());
+    fail_unless(!peer.send(protocol::ListRequest {}), "send() worked while disconnected");
+
+    server::ServerOptions same_port = server_options();
+    same_port.port = port;
+    server = must_start(context, same_port);
+    fail_unless(server->port() == port, "port %u, not %u", server->port(), port);
+    fail_unless(peer.wait_state(State::Connected).has_value(), "did not reconnect:\n%s", peer.describe().c_str());
+    auto welcome = peer.wait_message<protocol::Welcome>();
+    fail_unless(welcome && !welcome->peer_id.empty() && welcome->peer_id != first_id,
+                "no new welcome after reconnecting:\n%s", peer.describe().c_str());
+    fail_unless(peer.client().failed_attempts() == 0, "failed_attempts() is %u", peer.client().failed_attempts());
+    must_list(peer);
+
+    // A client that is stopped stays closed.
+    peer.stop();
+    fail_unless(peer.wait_state(State::Closed).has_value(), "stop() did not close");
+    fail_unless(wait_until(context, [&] { return server->peer_count() == 0; }), "peer_count() is %zu",
+                server->peer_count());
+}
+GST_END_TEST;
+
+GST_START_TEST(test_shutdown)
+{
+    TestContext context;
+    auto server = must_start(context);
+    TestPeer a(context, server->url());
+    TestPeer b(context, server->url());
+    must_connect(a);
+    must_connect(b);
+    fail_unless(a.send(protocol::SetPeerStatus {{Role::Producer}, meta_with("cam")}), "send");
+    start_session(b, a);
+
+    bool done = false;
+    server->shutdown([&] { done = true; }, 60000);
+    for (TestPeer* peer : {&a, &b}) {
+        std::optional<std::string> detail = peer->wait_state(State::Closed);
+        fail_unless(detail && contains(*detail, "code 1001"), "not closed with 1001:\n%s", peer->describe().c_str());
+    }
+    // Long before the timeout: the clients answered the close.
+    fail_unless(wait_until(context, [&] { return done; }), "the done callback did not run");
+    fail_unless(server->peer_count() == 0, "peer_count() is %zu", server->peer_count());
+
+    // Nobody new gets in.
+    TestPeer late(context, server->url());
+    late.start();
+    fail_unless(late.wait_state(State::Closed).has_value(), "connected after shutdown:\n%s", late.describe().c_str());
+    fail_unless(late.all_messages().empty(), "welcomed after shutdown");
+    server.reset();
+}
+GST_END_TEST;
+
+// ---- HTTP ---------------------------------------------------------------------------
+
+GST_START_TEST(test_http)
+{
+    TestContext context;
+    TempDir dir;
+    fail_unless(dir.ok(), "no temporary directory");
+    const std::string index = "<!doctype html><title>signalbin</title>\n";
+    fail_unless(dir.write("www/index.html", index), "write");
+    fail_unless(dir.write("www/app/main.js", "console.log('hi');\n"), "write");
+    fail_unless(dir.write("secret.txt", "top secret\n"), "write");
+    fail_unless(dir.write("www/.hidden", "hidden secret\n"), "write");
+    server::ServerOptions options = server_options();
+    options.web_root = dir.file("www");
+    auto server = must_start(context, options);
+    std::string base = "http://127.0.0.1:" + std::to_string(server->port());
+
+    TestPeer peer(context, server->url());
+    must_connect(peer);
+
+    Expected<HttpResponse> health = http_get(context, base + "/health");
+    fail_unless(health.ok(), "%s", health.ok() ? "" : health.error().c_str());
+    fail_unless(health.value().status == 200, "/health: HTTP %u", health.value().status);
+    fail_unless(health.value().content_type == "application/json", "/health: %s",
+                health.value().content_type.c_str());
+    std::optional<protocol::Json> body = protocol::Json::parse(health.value().body);
+    fail_unless(body.has_value(), "/health is not JSON: %s", health.value().body.c_str());
+    fail_unless(body->string_member("status") == std::optional<std::string>("ok"), "/health: %s",
+                health.value().body.c_str());
+    JsonObject* object = json_node_get_object(body->node());
+    fail_unless(json_object_get_int_member(object, "peers") == 1, "/health: %s", health.value().body.c_str());
+
+    Expected<HttpResponse> root = http_get(context, base + "/");
+    fail_unless(root.ok() && root.value().status == 200 && root.value().body == index, "/: %s",
+                root.ok() ? root.value().body.c_str() : root.error().c_str());
+    fail_unless(root.value().content_type == "text/html", "/: %s", root.value().content_type.c_str());
+    Expected<HttpResponse> script = http_get(context, base + "/app/main.js");
+    fail_unless(script.ok() && script.value().status == 200 && script.value().body == "console.log('hi');\n",
+                "/app/main.js");
+    Expected<HttpResponse> missing = http_get(context, base + "/nope.html");
+    fail_unless(missing.ok() && missing.value().status == 404, "/nope.html: HTTP %u",
+                missing.ok() ? missing.value().status : 0);
+
+    // Paths that try to leave the web root, sent as they are (a client
+    // library would normalise them first). libsoup itself refuses an escaped
+    // "/" with 400 before the server sees the request; that is a refusal too.
+    struct Escape {
+        const char* path;
+        unsigned status;
+        unsigned or_status;
+    };
+    for (const Escape& e : {Escape {"/../secret.txt", 404, 404}, Escape {"/../../../../etc/passwd", 404, 404},
+                            Escape {"/%2e%2e/secret.txt", 404, 404}, Escape {"/app/../../secret.txt", 404, 404},
+                            Escape {"/.%2e/secret.txt", 404, 404}, Escape {"/.hidden", 404, 404},
+                            Escape {"/..%2fsecret.txt", 404, 400}}) {
+        const char* path = e.path;
+        RawTcp tcp(context);
+        Expected<bool> connected = tcp.connect(server->port());
+        fail_unless(connected.ok(), "%s", connected.ok() ? "" : connected.error().c_str());
+        Expected<RawTcp::HttpReply> reply = tcp.http_request(std::string("GET ") + path + " HTTP/1.1");
+        fail_unless(reply.ok(), "%s: %s", path, reply.ok() ? "" : reply.error().c_str());
+        fail_unless(reply.value().status == e.status || reply.value().status == e.or_status, "%s: HTTP %u", path,
+                    reply.value().status);
+        fail_unless(!contains(reply.value().body, "secret") && !contains(reply.value().body, "root:"),
+                    "%s leaked: %s", path, reply.value().body.c_str());
+    }
+    fail_unless(peer.state() == State::Connected, "the peer suffered");
+}
+GST_END_TEST;
+
+// In check's parent process, around each test case: whatever a failed test
+// left in its temporary directories goes with the root.
+static std::string temp_root;
+
+static void make_temp_root()
+{
+    GErrorPtr error;
+    GCharPtr root(g_dir_make_tmp("signalbin-tests-XXXXXX", GErrorOut(error)));
+    fail_unless(root != nullptr, "no temporary directory: %s", error ? error->message : "?");
+    temp_root = root.get();
+    set_temp_root(temp_root);
+}
+
+static void remove_temp_root()
+{
+    if (!temp_root.empty())
+        remove_temp_tree(temp_root);
+    temp_root.clear();
+    set_temp_root({});
+}
+
+static TCase* make_tcase(Suite* s, const char* name)
+{
+    TCase* tc = tcase_create(name);
+    tcase_set_timeout(tc, 60);
+    tcase_add_unchecked_fixture(tc, make_temp_root, remove_temp_root);
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
+static Suite* server_suite()
+{
+    Suite* s = suite_create("server");
+
+    TCase* tc = make_tcase(s, "protocol");
+    tcase_add_test(tc, test_welcome_and_listing);
+    tcase_add_test(tc, test_session_relay);
+    tcase_add_test(tc, test_end_session_versions);
+    tcase_add_test(tc, test_disconnect_cleanup);
+    tcase_add_test(tc, test_bad_input);
+
+    tc = make_tcase(s, "limits");
+    tcase_add_test(tc, test_frame_too_large);
+    tcase_add_test(tc, test_rate_limit);
+    tcase_add_test(tc, test_slow_reader);
+    tcase_add_test(tc, test_max_peers);
+
+    tc = make_tcase(s, "security");
+    tcase_add_test(tc, test_token);
+    tcase_add_test(tc, test_tls);
+    tcase_add_test(tc, test_tls_bad_files);
+
+    tc = make_tcase(s, "lifecycle");
+    tcase_add_test(tc, test_reconnect);
+    tcase_add_test(tc, test_shutdown);
+    tcase_add_test(tc, test_http);
+    return s;
+}
+
+GST_CHECK_MAIN(server)
