@@ -1,0 +1,32 @@
+"""Counts test cases from meson's testlog.json: a Check program's own
+"Checks: N, Failures: F, Errors: E" line when it printed one, else the
+program as one test."""
+import json
+import re
+import sys
+
+CHECK = re.compile(r"Checks: (\d+), Failures: (\d+), Errors: (\d+)")
+
+
+def main(path):
+    passed = failed = 0
+    with open(path, encoding="utf-8") as log:
+        for line in log:
+            result = json.loads(line)
+            found = CHECK.findall(result.get("stdout", "") or "")
+            if found:
+                checks, failures, errors = (int(x) for x in found[-1])
+                failed += failures + errors
+                passed += checks - failures - errors
+                if result["result"] != "OK" and failures + errors == 0:
+                    failed += 1  # crashed or timed out after its report
+            elif result["result"] in ("OK", "EXPECTEDFAIL"):
+                passed += 1
+            elif result["result"] != "SKIP":
+                failed += 1
+    print(f"tests: {passed} passed, {failed} failed")
+    return 1 if failed or not passed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
