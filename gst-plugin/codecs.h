@@ -3,7 +3,7 @@
 // decoders, and the RTP caps that go into SDP.
 #pragma once
 
-#include "glib-ptr.h"
+#include "gst-ptr.h"
 
 #include <gst/gst.h>
 
@@ -12,8 +12,6 @@
 #include <vector>
 
 namespace signalbin {
-
-SIGNALBIN_DEFINE_REF_TRAITS(GstCaps, gst_caps_ref, gst_caps_unref)
 
 enum class Codec { H264, VP8, Opus };
 

@@ -11,8 +11,6 @@ GST_DEBUG_CATEGORY_EXTERN(signalsink_debug);
 
 namespace signalbin {
 
-SIGNALBIN_DEFINE_REF_TRAITS(GstWebRTCRTPTransceiver, gst_object_ref, gst_object_unref)
-
 namespace {
 
 using WeakConsumer = std::weak_ptr<Consumer>;

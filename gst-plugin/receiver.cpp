@@ -5,8 +5,6 @@ GST_DEBUG_CATEGORY_EXTERN(signalsrc_debug);
 
 namespace signalbin {
 
-SIGNALBIN_DEFINE_REF_TRAITS(GstWebRTCRTPTransceiver, gst_object_ref, gst_object_unref)
-
 namespace {
 
 using WeakReceiver = std::weak_ptr<Receiver>;

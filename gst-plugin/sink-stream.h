@@ -23,8 +23,6 @@
 
 namespace signalbin {
 
-SIGNALBIN_DEFINE_REF_TRAITS(GstPad, gst_object_ref, gst_object_unref)
-
 class SinkStream {
 public:
     struct Settings {

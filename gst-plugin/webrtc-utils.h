@@ -19,8 +19,6 @@ namespace signalbin {
 
 SIGNALBIN_DEFINE_DELETER(GstWebRTCSessionDescription, gst_webrtc_session_description_free)
 SIGNALBIN_DEFINE_DELETER(GstSDPMessage, gst_sdp_message_free)
-SIGNALBIN_DEFINE_DELETER(GstStructure, gst_structure_free)
-SIGNALBIN_DEFINE_REF_TRAITS(GstPromise, gst_promise_ref, gst_promise_unref)
 
 using SessionDescription = GUnique<GstWebRTCSessionDescription>;
 
