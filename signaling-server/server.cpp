@@ -47,6 +47,47 @@ bool same_secret(const std::string& a, const std::string& b)
     return diff == 0;
 }
 
+// What soup_server_listen() would make, but with a listen backlog that takes a
+// burst of connections: libsoup keeps GSocket's default of 10, and when more
+// handshakes than that arrive at once (viewers opening the page together,
+// every element reconnecting after a restart) the kernel drops the excess
+// SYNs, which clients retry only after 1 s, then 3 s, 7 s... The kernel caps
+// the value at net.core.somaxconn.
+constexpr gint kListenBacklog = 4096;
+
+GRef<GSocket> listening_socket(GSocketAddress* address, GError** error)
+{
+    GSocketFamily family = g_socket_address_get_family(address);
+    GRef<GSocket> socket =
+        adopt_ref(g_socket_new(family, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, error));
+    if (!socket)
+        return {};
+    if (family == G_SOCKET_FAMILY_IPV6)
+        g_socket_set_option(socket.get(), IPPROTO_IPV6, IPV6_V6ONLY, TRUE, nullptr);
+    g_socket_set_listen_backlog(socket.get(), kListenBacklog);
+    if (!g_socket_bind(socket.get(), address, TRUE, error) || !g_socket_listen(socket.get(), error))
+        return {};
+    return socket;
+}
+
+// Dead peers (a machine that vanished without closing) are found by the
+// kernel's TCP keep-alive probes, not by a WebSocket ping timer per
+// connection: with thousands of peers, a GLib source each makes every pass
+// of the main loop slower.
+void enable_tcp_keepalive(GSocket* socket, unsigned idle_seconds)
+{
+    if (!socket || idle_seconds == 0)
+        return;
+    g_socket_set_keepalive(socket, TRUE);
+    int fd = g_socket_get_fd(socket);
+    int idle = static_cast<int>(idle_seconds);
+    int interval = std::max(1, idle / 4);
+    int count = 3;
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+}
+
 void set_text_response(SoupServerMessage* msg, guint status, const char* reason, const std::string& body)
 {
     soup_server_message_set_status(msg, status, reason);
@@ -66,7 +107,6 @@ public:
         TokenBucket bucket;
         int64_t flood_started_us = -1;
         int64_t last_drop_us = -1;
-        int64_t last_heard_us = 0;
         uint64_t sent_bytes = 0;  // frames handed to libsoup, with headers
         uint64_t acked_bytes = 0; // last TCP_INFO reading
         bool closing = false; // gone from the hub's point of view
@@ -74,7 +114,7 @@ public:
         std::string close_reason;
         ScopedSource linger_timer;
         Impl* impl = nullptr;
-        SignalConnection on_message, on_closed, on_pong, on_error;
+        SignalConnection on_message, on_closed, on_error;
     };
 
     Impl(GMainContext* context, ServerOptions options)
@@ -131,9 +171,11 @@ public:
         GRef<GSocketAddress> address =
             adopt_ref(g_inet_socket_address_new(inet.get(), static_cast<guint16>(options_.port)));
         GErrorPtr error;
-        if (!soup_server_listen(soup_.get(), address.get(),
-                                certificate ? SOUP_SERVER_LISTEN_HTTPS : static_cast<SoupServerListenOptions>(0),
-                                GErrorOut(error)))
+        GRef<GSocket> socket = listening_socket(address.get(), GErrorOut(error));
+        if (!socket ||
+            !soup_server_listen_socket(soup_.get(), socket.get(),
+                                       certificate ? SOUP_SERVER_LISTEN_HTTPS : static_cast<SoupServerListenOptions>(0),
+                                       GErrorOut(error)))
             return Expected<bool>::failure("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
                                            ": " + (error ? error->message : "unknown error"));
         tls_ = static_cast<bool>(certificate);
@@ -145,11 +187,6 @@ public:
                 port_ = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local.get()));
         }
         g_slist_free(listeners);
-        if (options_.keepalive_seconds > 0)
-            reaper_ = ScopedSource::timeout(context_.get(), options_.keepalive_seconds * 1000, [this] {
-                reap_silent();
-                return true;
-            });
         return true;
     }
 
@@ -265,16 +302,14 @@ private:
         conn->ws = take_ref(ws);
         conn->socket = take_ref(soup_server_message_get_socket(msg));
         conn->impl = this;
-        conn->last_heard_us = g_get_monotonic_time();
         // Depending on the version, libsoup refuses payloads larger than the
         // value set or as large as it: one byte of slack, and receive()
         // refuses what gets through above the limit.
         soup_websocket_connection_set_max_incoming_payload_size(ws, options_.max_message_bytes + 1);
-        soup_websocket_connection_set_keepalive_interval(ws, options_.keepalive_seconds);
+        enable_tcp_keepalive(conn->socket.get(), options_.keepalive_seconds);
         Connection* c = conn.get();
         c->on_message = connect_signal(ws, "message", &Impl::on_message, c);
         c->on_closed = connect_signal(ws, "closed", &Impl::on_closed, c);
-        c->on_pong = connect_signal(ws, "pong", &Impl::on_pong, c);
         c->on_error = connect_signal(ws, "error", &Impl::on_error, c);
         std::string id = c->id;
         connections_.emplace(id, std::move(conn));
@@ -288,11 +323,6 @@ private:
     {
         auto* c = static_cast<Connection*>(data);
         c->impl->receive(*c, type, message);
-    }
-
-    static void on_pong(SoupWebsocketConnection*, GBytes*, gpointer data)
-    {
-        static_cast<Connection*>(data)->last_heard_us = g_get_monotonic_time();
     }
 
     // libsoup drops a connection whose frame is over its size limit without a
@@ -336,7 +366,6 @@ private:
             return;
         }
         int64_t now = g_get_monotonic_time();
-        c.last_heard_us = now;
         if (!c.bucket.take(now)) {
             if (c.flood_started_us < 0) {
                 c.flood_started_us = now;
@@ -400,15 +429,6 @@ private:
                         std::to_string(options_.max_outbound_bytes) + ")");
     }
 
-    void reap_silent()
-    {
-        int64_t now = g_get_monotonic_time();
-        int64_t limit = int64_t(options_.keepalive_seconds) * 3 * G_USEC_PER_SEC;
-        for (auto& [id, conn] : connections_) {
-            if (!conn->closing && now - conn->last_heard_us > limit)
-                drop(*conn, "no reply to pings for " + std::to_string(options_.keepalive_seconds * 3) + " s");
-        }
-    }
 
     // Orderly close with a code. The hub forgets the peer at once; the socket
     // lingers until the close handshake ends (or briefly, if it never does).
@@ -460,7 +480,6 @@ private:
                 continue;
             Connection& c = *it->second;
             c.on_message.disconnect();
-            c.on_pong.disconnect();
             c.on_error.disconnect();
             log("peer " + id + " " + c.close_reason + " (" + std::to_string(connections_.size() - 1) + " peers)");
             c.linger_timer = ScopedSource::timeout(context_.get(), kLingerMs, [this, &c] {
@@ -511,7 +530,6 @@ private:
     std::unordered_map<std::string, std::unique_ptr<Connection>> closing_;
     std::vector<std::string> retired_;
     ScopedSource cleanup_;
-    ScopedSource reaper_;
     ScopedSource shutdown_timer_;
     std::function<void()> shutdown_done_;
     bool shutting_down_ = false;

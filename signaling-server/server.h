@@ -29,7 +29,8 @@ struct ServerOptions {
     unsigned rate_limit_grace_ms = 2000;    // flooding this long: close 1008
     size_t max_peers = 20000;               // further handshakes: 503
     size_t max_outbound_bytes = 4 * 1024 * 1024; // unread by a peer: disconnect it
-    unsigned keepalive_seconds = 20;        // pings; a peer silent for 3 intervals is dropped
+    unsigned keepalive_seconds = 20;        // TCP keep-alive: probes after this idle time, every
+                                            // quarter of it; 3 unanswered and the peer is dropped
 
     // One line per connection, session start and end. Empty: silent.
     std::function<void(const std::string& line)> log;
