@@ -52,14 +52,19 @@ public:
     // Runs `fn` on the thread later, even when called from it.
     void post(std::function<void()> fn)
     {
+        // Always through a source: g_main_context_invoke_full() would call
+        // `fn` at once when called from the thread.
         auto* heap = new std::function<void()>(std::move(fn));
-        g_main_context_invoke_full(
-            context_.get(), G_PRIORITY_DEFAULT,
+        GRef<GSource> source = adopt_ref(g_idle_source_new());
+        g_source_set_priority(source.get(), G_PRIORITY_DEFAULT);
+        g_source_set_callback(
+            source.get(),
             [](gpointer data) -> gboolean {
                 (*static_cast<std::function<void()>*>(data))();
                 return G_SOURCE_REMOVE;
             },
             heap, [](gpointer data) { delete static_cast<std::function<void()>*>(data); });
+        g_source_attach(source.get(), context_.get());
     }
 
     // Runs `fn` on the thread and waits for it.

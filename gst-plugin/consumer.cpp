@@ -323,6 +323,7 @@ bool Consumer::link_branch(const Plan& plan, GstPad* webrtc_pad)
         gst_object_unref(gst_object_ref_sink(b.queue));
         return false;
     }
+    gst_object_set_name(GST_OBJECT(b.payloader), (prefix + "-pay").c_str());
     std::vector<GstElement*> chain {b.queue, b.payloader};
     if (plan.codec == Codec::H264) {
         // The payloader derives profile-level-id from the encoder's SPS; say
@@ -476,6 +477,13 @@ void Consumer::teardown(std::function<void()> done)
     auto finish = [](std::shared_ptr<Pending> p) {
         p->consumer->context_.signaller->thread().post([p] {
             Consumer& c = *p->consumer;
+            // webrtcbin first: a branch's streaming thread may be blocked in
+            // it (its sinks wait for preroll while the pipeline goes to
+            // PAUSED), and a queue cannot stop until that thread returns.
+            if (c.webrtc_) {
+                gst_element_set_locked_state(c.webrtc_, TRUE);
+                gst_element_set_state(c.webrtc_, GST_STATE_NULL);
+            }
             for (Branch& b : c.branches_) {
                 if (b.tee_pad)
                     gst_element_release_request_pad(b.tee, b.tee_pad.get());
@@ -489,8 +497,6 @@ void Consumer::teardown(std::function<void()> done)
             }
             c.branches_.clear();
             if (c.webrtc_) {
-                gst_element_set_locked_state(c.webrtc_, TRUE);
-                gst_element_set_state(c.webrtc_, GST_STATE_NULL);
                 gst_bin_remove(c.context_.bin, c.webrtc_);
                 c.webrtc_ = nullptr;
             }

@@ -21,6 +21,7 @@
 #include "producer.h"
 #include "structure-json.h"
 
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -102,6 +103,20 @@ std::vector<Codec> parse_codecs(GstSignalSink* self, const std::vector<std::stri
     return codecs;
 }
 
+// A stream's settings from the current properties.
+SinkStream::Settings stream_settings(GstSignalSink* self, bool video)
+{
+    GST_OBJECT_LOCK(self);
+    std::vector<std::string> names = video ? self->priv->settings.video_codecs : self->priv->settings.audio_codecs;
+    unsigned bitrate = self->priv->settings.video_bitrate;
+    GST_OBJECT_UNLOCK(self);
+    SinkStream::Settings settings;
+    // Outside the object lock: logging a warning prints the object's path, which takes it.
+    settings.codecs = parse_codecs(self, names, video);
+    settings.bitrate_kbps = bitrate;
+    return settings;
+}
+
 std::shared_ptr<Producer> current_producer(GstSignalSink* self)
 {
     GST_OBJECT_LOCK(self);
@@ -131,14 +146,8 @@ GstPad* request_new_pad(GstElement* element, GstPadTemplate* templ, const char* 
     }
     (video ? priv->next_video : priv->next_audio) = index + 1;
 
-    GST_OBJECT_LOCK(self);
-    SinkStream::Settings stream_settings;
-    stream_settings.codecs = parse_codecs(self, video ? priv->settings.video_codecs : priv->settings.audio_codecs, video);
-    stream_settings.bitrate_kbps = priv->settings.video_bitrate;
-    GST_OBJECT_UNLOCK(self);
-
     auto stream = std::make_unique<SinkStream>(
-        GST_BIN(self), pad_name, video, stream_settings,
+        GST_BIN(self), pad_name, video, stream_settings(self, video),
         [self] {
             if (auto producer = current_producer(self))
                 producer->stream_ready();
@@ -204,6 +213,10 @@ GstStateChangeReturn change_state(GstElement* element, GstStateChange transition
 {
     auto* self = GST_SIGNAL_SINK(element);
     if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
+        // video-codecs, audio-codecs and video-bitrate may have changed since
+        // the pads were requested.
+        for (auto& stream : self->priv->streams)
+            stream->configure(stream_settings(self, stream->video()));
         if (self->priv->streams.empty())
             GST_ELEMENT_WARNING(self, CORE, PAD, ("signalsink has no input"),
                                 ("link something to a video_%%u or audio_%%u pad"));
@@ -222,6 +235,36 @@ GstStateChangeReturn change_state(GstElement* element, GstStateChange transition
         producer.reset();
     }
     return ret;
+}
+
+// Elements of one consumer (its queue, payloader, webrtcbin and what is in
+// it) are named under "consumer-<session>": their errors end that consumer
+// and reach the application as a warning, not as the end of the pipeline.
+void handle_message(GstBin* bin, GstMessage* message)
+{
+    auto* self = GST_SIGNAL_SINK(bin);
+    if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR) {
+        for (GstObject* o = GST_MESSAGE_SRC(message); o && o != GST_OBJECT(bin); o = GST_OBJECT_PARENT(o)) {
+            const char* name = GST_OBJECT_NAME(o);
+            if (!g_str_has_prefix(name, "consumer-"))
+                continue;
+            std::string prefix = std::string(name + strlen("consumer-")).substr(0, 8);
+            GError* error = nullptr;
+            char* debug = nullptr;
+            gst_message_parse_error(message, &error, &debug);
+            GST_ELEMENT_WARNING(self, STREAM, FAILED, ("A consumer's stream failed; that consumer was dropped"),
+                                ("%s: %s (%s)", GST_OBJECT_NAME(GST_MESSAGE_SRC(message)), error->message,
+                                 debug ? debug : ""));
+            std::string why = std::string("stream error: ") + error->message;
+            g_error_free(error);
+            g_free(debug);
+            if (auto producer = current_producer(self))
+                producer->consumer_failed(prefix, why);
+            gst_message_unref(message);
+            return;
+        }
+    }
+    GST_BIN_CLASS(gst_signal_sink_parent_class)->handle_message(bin, message);
 }
 
 void set_property(GObject* object, guint id, const GValue* value, GParamSpec* pspec)
@@ -311,6 +354,13 @@ void dispose(GObject* object)
     std::shared_ptr<Producer> producer = std::move(self->priv->producer);
     GST_OBJECT_UNLOCK(self);
     producer.reset();
+    // Release the request pads, and with them their streams, while the
+    // streams' elements are still in the bin: GstBin's dispose removes the
+    // children first, then GstElement's releases the pads (release_pad would
+    // then find pads without their streams).
+    std::vector<GstPad*> pads = self->priv->pads;
+    for (GstPad* pad : pads)
+        gst_element_release_request_pad(GST_ELEMENT(self), pad);
     self->priv->streams.clear();
     G_OBJECT_CLASS(gst_signal_sink_parent_class)->dispose(object);
 }
@@ -329,6 +379,7 @@ static void gst_signal_sink_class_init(GstSignalSinkClass* klass)
     element_class->request_new_pad = request_new_pad;
     element_class->release_pad = release_pad;
     element_class->change_state = change_state;
+    GST_BIN_CLASS(klass)->handle_message = handle_message;
 
     constexpr auto rw = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
     install_common_properties(object_class, PROP_COMMON_FIRST);

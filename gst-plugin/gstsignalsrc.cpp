@@ -69,7 +69,7 @@ struct Private {
     Settings settings; // under the object lock
     std::shared_ptr<Receiver> receiver;
     std::mutex pads_lock;
-    std::vector<GstPad*> pads; // owned by the element
+    std::vector<GRef<GstPad>> pads; // also held by the element while it has them
 };
 
 } // namespace
@@ -104,24 +104,42 @@ gboolean ghost_query(GstPad* pad, GstObject* parent, GstQuery* query)
     return gst_pad_query_default(pad, parent, query);
 }
 
+// A stream nobody linked (an application that takes only video, say) must
+// not stop the others: webrtcbin treats not-linked as fatal, so it becomes
+// "dropped" at our pad.
+GstFlowReturn chain_ignoring_not_linked(GstPad* pad, GstObject* parent, GstBuffer* buffer)
+{
+    GstFlowReturn ret = gst_proxy_pad_chain_default(pad, parent, buffer);
+    return ret == GST_FLOW_NOT_LINKED ? GST_FLOW_OK : ret;
+}
+
+GstFlowReturn chain_list_ignoring_not_linked(GstPad* pad, GstObject* parent, GstBufferList* list)
+{
+    GstFlowReturn ret = gst_proxy_pad_chain_list_default(pad, parent, list);
+    return ret == GST_FLOW_NOT_LINKED ? GST_FLOW_OK : ret;
+}
+
 GstPad* expose(GstSignalSrc* self, const std::string& name)
 {
     Private* priv = self->priv;
     {
         std::lock_guard<std::mutex> guard(priv->pads_lock);
-        for (GstPad* pad : priv->pads) {
-            if (name == GST_PAD_NAME(pad))
-                return pad;
+        for (const GRef<GstPad>& pad : priv->pads) {
+            if (name == GST_PAD_NAME(pad.get()))
+                return pad.get();
         }
     }
     GstPadTemplate* templ = gst_element_class_get_pad_template(GST_ELEMENT_GET_CLASS(self),
                                                                name.rfind("video", 0) == 0 ? "video_%u" : "audio_%u");
     GstPad* pad = gst_ghost_pad_new_no_target_from_template(name.c_str(), templ);
     gst_pad_set_query_function(pad, ghost_query);
+    GRef<GstProxyPad> internal = adopt_ref(gst_proxy_pad_get_internal(GST_PROXY_PAD(pad)));
+    gst_pad_set_chain_function(GST_PAD(internal.get()), chain_ignoring_not_linked);
+    gst_pad_set_chain_list_function(GST_PAD(internal.get()), chain_list_ignoring_not_linked);
     gst_pad_set_active(pad, TRUE);
     {
         std::lock_guard<std::mutex> guard(priv->pads_lock);
-        priv->pads.push_back(pad);
+        priv->pads.push_back(GRef<GstPad>::ref(pad));
     }
     gst_element_add_pad(GST_ELEMENT(self), pad);
     return pad;
@@ -129,13 +147,13 @@ GstPad* expose(GstSignalSrc* self, const std::string& name)
 
 void end_of_stream(GstSignalSrc* self)
 {
-    std::vector<GstPad*> pads;
+    std::vector<GRef<GstPad>> pads;
     {
         std::lock_guard<std::mutex> guard(self->priv->pads_lock);
         pads = self->priv->pads;
     }
-    for (GstPad* pad : pads)
-        gst_pad_push_event(pad, gst_event_new_eos());
+    for (const GRef<GstPad>& pad : pads)
+        gst_pad_push_event(pad.get(), gst_event_new_eos());
     if (pads.empty()) // nothing to carry it: tell the application directly
         gst_element_post_message(GST_ELEMENT(self), gst_message_new_eos(GST_OBJECT(self)));
 }
@@ -162,7 +180,8 @@ void stop_receiver(GstSignalSrc* self)
     GST_OBJECT_LOCK(self);
     std::shared_ptr<Receiver> receiver = std::move(self->priv->receiver);
     GST_OBJECT_UNLOCK(self);
-    receiver.reset();
+    if (receiver)
+        receiver->shutdown();
 }
 
 GstStateChangeReturn change_state(GstElement* element, GstStateChange transition)

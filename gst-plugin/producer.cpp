@@ -96,6 +96,7 @@ Producer::~Producer()
 
 void Producer::start()
 {
+    prepare_dtls_certificate(); // before any consumer needs it
     signaller_->start();
     signaller_->thread().invoke([this] {
         stats_timer_ = ScopedSource::timeout(signaller_->thread().context(), 1000, [this] {
@@ -185,6 +186,18 @@ void Producer::remove_consumer(const std::string& session_id, bool tell_peer, co
     consumer->teardown([this, webrtc, peer] {
         if (events_.consumer_removed && webrtc)
             events_.consumer_removed(peer, webrtc.get());
+    });
+}
+
+void Producer::consumer_failed(const std::string& prefix, const std::string& why)
+{
+    signaller_->thread().post([this, prefix, why] {
+        for (auto& [session, consumer] : consumers_) {
+            if (session.rfind(prefix, 0) == 0) {
+                remove_consumer(session, true, why);
+                return;
+            }
+        }
     });
 }
 

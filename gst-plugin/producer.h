@@ -38,6 +38,9 @@ public:
     // One GstStructure field per consumer; see docs/elements.md.
     GstStructure* stats();
     size_t consumer_count();
+    // An element of the consumer whose session id starts with `prefix`
+    // failed: that consumer goes, the others stay.
+    void consumer_failed(const std::string& prefix, const std::string& why);
     unsigned server_port() const { return signaller_->server_port(); }
 
 private:

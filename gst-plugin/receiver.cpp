@@ -65,19 +65,29 @@ Receiver::Receiver(GstElement* element, Settings settings, Pads pads)
 
 Receiver::~Receiver()
 {
+    shutdown();
+    signaller_.reset();
+}
+
+void Receiver::shutdown()
+{
     signaller_->thread().invoke_sync([this] {
+        if (ended_ && !webrtc_)
+            return;
+        ended_ = true;
         retry_.cancel();
         if (!session_id_.empty())
             signaller_->end_session(session_id_);
+        session_id_.clear();
         teardown_webrtc();
     });
     signaller_->stop();
-    signaller_.reset();
 }
 
 void Receiver::start()
 {
     weak_self_ = std::make_shared<std::weak_ptr<Receiver>>(weak_from_this());
+    prepare_dtls_certificate(); // meanwhile the session is being set up
     signaller_->start();
 }
 
@@ -278,6 +288,8 @@ void Receiver::on_connection_state(GObject* webrtc, GParamSpec*, gpointer data)
 
 void Receiver::session_lost(const std::string& why, bool tell_server)
 {
+    if (ended_)
+        return;
     std::string producer = producer_id_;
     GST_INFO_OBJECT(element_, "session with %s over: %s", producer.c_str(), why.c_str());
     if (tell_server && !session_id_.empty())

@@ -43,6 +43,10 @@ public:
     ~Receiver();
 
     void start();
+    // Ends the session and removes every element it added; afterwards no
+    // callback touches the element. The destructor calls it too, but the
+    // element calls it itself, as a callback may hold the last reference.
+    void shutdown();
 
 private:
     struct Chain {
@@ -76,7 +80,7 @@ private:
     std::map<std::string, protocol::Json> producers_;
     std::string producer_id_;  // chosen, session asked or running
     std::string session_id_;
-    bool ended_ = false;       // EOS sent; nothing more to do
+    bool ended_ = false;       // EOS sent or shut down; nothing more to do
     std::vector<protocol::Ice> pending_ice_;
     bool remote_set_ = false;
     // A session that keeps failing is not retried in a tight loop.

@@ -35,8 +35,8 @@ bool split_url(const std::string& url, std::string& host, unsigned& port, bool& 
         return false;
     secure = g_ascii_strcasecmp(g_uri_get_scheme(uri.get()), "wss") == 0;
     host = g_uri_get_host(uri.get()) ? g_uri_get_host(uri.get()) : "";
-    int p = g_uri_get_port(uri.get());
-    port = p > 0 ? static_cast<unsigned>(p) : (secure ? 443 : 80);
+    int p = g_uri_get_port(uri.get()); // -1 when the URL has none; 0 is "any free port"
+    port = p >= 0 ? static_cast<unsigned>(p) : (secure ? 443 : 80);
     return !host.empty();
 }
 
@@ -133,9 +133,13 @@ Signaller::~Signaller()
     thread_.stop();
 }
 
-unsigned Signaller::server_port() const
+unsigned Signaller::server_port()
 {
-    return server_ ? server_->port() : 0;
+    // server_ belongs to the thread; start() has queued its work there
+    // before, so once the element has started, the port is known here.
+    unsigned port = 0;
+    thread_.invoke_sync([&] { port = server_ ? server_->port() : 0; });
+    return port;
 }
 
 void Signaller::start()

@@ -81,8 +81,8 @@ public:
     // streaming thread.
     ContextThread& thread() { return thread_; }
     const std::string& url() const { return options_.client.url; }
-    // The embedded server's port, once started (0 otherwise).
-    unsigned server_port() const;
+    // The embedded server's port once start() has run (0 otherwise).
+    unsigned server_port();
 
 private:
     void on_state(client::State state, const std::string& detail);

@@ -49,6 +49,12 @@ SinkStream::~SinkStream()
     }
 }
 
+void SinkStream::configure(Settings settings)
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    settings_ = std::move(settings);
+}
+
 bool SinkStream::ready() const
 {
     std::lock_guard<std::mutex> guard(lock_);

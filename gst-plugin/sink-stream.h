@@ -42,6 +42,10 @@ public:
     // Where the element's ghost pad points.
     GstPad* sink_pad() const { return entry_pad_.get(); }
 
+    // New settings from the element's properties; encoders built from now
+    // on use them.
+    void configure(Settings settings);
+
     bool ready() const;
     // What this stream can send: the input codec, or the installed encoders.
     std::vector<Codec> codecs() const;

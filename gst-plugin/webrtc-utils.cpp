@@ -2,8 +2,30 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 namespace signalbin {
+
+namespace {
+
+// libnice sends one connectivity check per Ta (its stun-pacing-timer, 20 ms
+// by default), and with regular nomination a session needs about three
+// ticks before media flows: ~60 ms even on a LAN, most of the time to the
+// first frame. RFC 8445 allows a Ta down to 5 ms.
+constexpr guint kIceCheckPacingMs = 5;
+
+void pace_ice_checks(GstObject* ice)
+{
+    if (!g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "agent"))
+        return;
+    GObject* agent = nullptr;
+    g_object_get(ice, "agent", &agent, nullptr);
+    GRef<GObject> owned = adopt_ref(agent);
+    if (owned && g_object_class_find_property(G_OBJECT_GET_CLASS(agent), "stun-pacing-timer"))
+        g_object_set(agent, "stun-pacing-timer", kIceCheckPacingMs, nullptr);
+}
+
+} // namespace
 
 GstElement* make_webrtcbin(const WebRtcConfig& config, const std::string& name)
 {
@@ -20,20 +42,37 @@ GstElement* make_webrtcbin(const WebRtcConfig& config, const std::string& name)
         if (!added)
             GST_WARNING_OBJECT(webrtc, "TURN server %s was not accepted", turn.c_str());
     }
-    if (!config.local_addresses.empty()) {
-        GstObject* agent = nullptr;
-        g_object_get(webrtc, "ice-agent", &agent, nullptr);
-        if (agent) {
-            for (const std::string& address : config.local_addresses) {
-                gboolean added = FALSE;
-                g_signal_emit_by_name(agent, "add-local-ip-address", address.c_str(), &added);
-                if (!added)
-                    GST_WARNING_OBJECT(webrtc, "ICE agent refused local address %s", address.c_str());
-            }
-            gst_object_unref(agent);
+    GstObject* agent = nullptr;
+    g_object_get(webrtc, "ice-agent", &agent, nullptr);
+    if (agent) {
+        pace_ice_checks(agent);
+        for (const std::string& address : config.local_addresses) {
+            gboolean added = FALSE;
+            g_signal_emit_by_name(agent, "add-local-ip-address", address.c_str(), &added);
+            if (!added)
+                GST_WARNING_OBJECT(webrtc, "ICE agent refused local address %s", address.c_str());
         }
+        gst_object_unref(agent);
     }
     return webrtc;
+}
+
+void prepare_dtls_certificate()
+{
+    static std::once_flag once;
+    std::call_once(once, [] {
+        // dtlsdec makes (or takes) the process-wide certificate when created.
+        GThread* thread = g_thread_try_new(
+            "signalbin-dtls",
+            [](gpointer) -> gpointer {
+                if (GstElement* dec = gst_element_factory_make("dtlsdec", nullptr))
+                    gst_object_unref(gst_object_ref_sink(dec));
+                return nullptr;
+            },
+            nullptr, nullptr);
+        if (thread)
+            g_thread_unref(thread); // runs on, detached
+    });
 }
 
 GstPromise* promise_then(std::function<void(const GstStructure* reply)> fn)

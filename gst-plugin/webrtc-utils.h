@@ -33,6 +33,11 @@ struct WebRtcConfig {
 // webrtcbin is not installed.
 GstElement* make_webrtcbin(const WebRtcConfig& config, const std::string& name);
 
+// Starts making the process's DTLS certificate on a thread of its own, once
+// per process, so that the first session does not wait for it (GStreamer's
+// dtls elements share one generated RSA key; making it takes 150-400 ms).
+void prepare_dtls_certificate();
+
 // Calls `fn` with the promise's reply (nullptr on error/interruption) from
 // whichever thread webrtcbin answers on.
 GstPromise* promise_then(std::function<void(const GstStructure* reply)> fn);

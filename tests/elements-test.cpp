@@ -1,0 +1,578 @@
+// Element tests: signalsink and signalsrc pipelines in this process, talking
+// through the real signalling server (signalsink's embedded one, or one the
+// test runs) and real webrtcbins over loopback. Nothing is mocked. Every wait
+// is on an event (a buffer, a signal, a bus message) with a generous deadline;
+// only signalsink's stats, which have no event, are polled.
+#include "pipeline-helpers.h"
+
+#include <gst/check/gstcheck.h>
+
+#include <algorithm>
+#include <set>
+
+using namespace signalbin;
+using namespace signalbin::test;
+
+namespace {
+
+constexpr guint64 kFrames = 30;
+
+// Checks, when the test is over, that its pipelines closed every socket.
+class SocketCheck {
+public:
+    SocketCheck() : before_(open_socket_count()) {}
+    ~SocketCheck()
+    {
+        int after = open_socket_count();
+        fail_unless(after <= before_, "%d sockets were open before the test and %d after it:\n%s", before_, after,
+                    describe_sockets().c_str());
+    }
+    SocketCheck(const SocketCheck&) = delete;
+    SocketCheck& operator=(const SocketCheck&) = delete;
+
+private:
+    int before_;
+};
+
+// signalsink serving raw or encoded input through its embedded server on a
+// free port, named "cam".
+std::string embedded_sink(const std::string& extra = "")
+{
+    return "signalsink name=sink run-server=true server-url=ws://127.0.0.1:0 meta=\"meta,name=cam\" " + extra;
+}
+
+std::string consumer_src(unsigned port, const std::string& extra = "")
+{
+    return "signalsrc name=src server-url=ws://127.0.0.1:" + std::to_string(port) + " producer-name=cam " + extra;
+}
+
+// The embedded server's port, read as soon as the producer is PLAYING.
+unsigned server_port(Pipeline& producer)
+{
+    GRef<GstElement> sink = producer.element("sink");
+    guint port = 0;
+    g_object_get(sink.get(), "server-port", &port, nullptr);
+    fail_unless(port != 0, "signalsink run-server=true reports server-port 0 once PLAYING");
+    return port;
+}
+
+void expect_buffers(BufferCounter& counter, guint64 n, const char* what, std::initializer_list<Pipeline*> watch)
+{
+    fail_unless(counter.wait_for(n, kTimeout, watch), "%s: only %" G_GUINT64_FORMAT " buffers of %" G_GUINT64_FORMAT
+                " within %" G_GUINT64_FORMAT " s",
+                what, counter.count(), n, static_cast<guint64>(kTimeout / GST_SECOND));
+}
+
+void expect_media(const BufferCounter& counter, const char* media_type)
+{
+    std::string got = counter.media_type();
+    fail_unless(got == media_type, "expected %s buffers, got %s", media_type, got.empty() ? "none" : got.c_str());
+}
+
+std::string stats_text(GstElement* sink)
+{
+    GstStructure* raw = nullptr;
+    g_object_get(sink, "stats", &raw, nullptr);
+    GUnique<GstStructure> stats(raw);
+    GCharPtr text(stats ? gst_structure_to_string(stats.get()) : g_strdup("(null)"));
+    return text.get();
+}
+
+// signalsink's stats come to hold exactly one consumer-<peer> field per
+// peer, each with bytes sent.
+void expect_stats(Pipeline& producer, const std::vector<std::string>& peers, std::initializer_list<Pipeline*> watch)
+{
+    GRef<GstElement> sink = producer.element("sink");
+    bool ok = wait_until(
+        [&] {
+            GstStructure* raw = nullptr;
+            g_object_get(sink.get(), "stats", &raw, nullptr);
+            GUnique<GstStructure> stats(raw);
+            if (!stats || static_cast<size_t>(gst_structure_n_fields(stats.get())) != peers.size())
+                return false;
+            for (const std::string& peer : peers) {
+                const GValue* value = gst_structure_get_value(stats.get(), ("consumer-" + peer).c_str());
+                if (!value || !GST_VALUE_HOLDS_STRUCTURE(value))
+                    return false;
+                const GstStructure* one = gst_value_get_structure(value);
+                guint64 bytes = 0;
+                if (!gst_structure_get_uint64(one, "bytes-sent", &bytes) || bytes == 0)
+                    return false;
+                if (g_strcmp0(gst_structure_get_string(one, "peer-id"), peer.c_str()) != 0)
+                    return false;
+            }
+            return true;
+        },
+        kTimeout, watch);
+    fail_unless(ok, "signalsink stats never showed bytes sent to exactly [%s]: %s", join(peers).c_str(),
+                stats_text(sink.get()).c_str());
+}
+
+std::vector<std::string> peer_ids(const std::vector<ConsumerEvents::Event>& events)
+{
+    std::vector<std::string> ids;
+    for (const auto& e : events)
+        ids.push_back(e.peer_id);
+    return ids;
+}
+
+size_t count_prefixed(const std::vector<std::string>& names, const std::string& prefix)
+{
+    return static_cast<size_t>(
+        std::count_if(names.begin(), names.end(), [&](const std::string& n) { return n.rfind(prefix, 0) == 0; }));
+}
+
+} // namespace
+
+// ---- streams -----------------------------------------------------------------------
+
+GST_START_TEST(test_video)
+{
+    SocketCheck sockets;
+    Pipeline producer(std::string(kVideoSource) + " ! " + embedded_sink());
+    ConsumerEvents events(producer.element("sink").get());
+    producer.play();
+    unsigned port = server_port(producer);
+
+    Pipeline consumer(consumer_src(port) + " ! fakesink name=out sync=false");
+    BufferCounter frames;
+    frames.attach(consumer.element("out").get());
+    consumer.play();
+
+    expect_buffers(frames, kFrames, "decoded video", {&producer, &consumer});
+    expect_media(frames, "video/x-raw");
+    fail_unless(events.wait_added(1, kTimeout, {&producer, &consumer}), "consumer-added never fired");
+    std::vector<ConsumerEvents::Event> added = events.added();
+    fail_unless_equals_int(added.size(), 1);
+    fail_unless(!added[0].peer_id.empty(), "consumer-added without a peer id");
+    fail_unless(added[0].webrtcbin_name.rfind("consumer-", 0) == 0, "consumer-added gave webrtcbin %s",
+                added[0].webrtcbin_name.c_str());
+    expect_stats(producer, peer_ids(added), {&producer, &consumer});
+    // Both sides gathered candidates, on loopback only (stop() checks every one).
+    for (Pipeline* p : {&producer, &consumer}) {
+        std::vector<std::string> candidates = p->candidates();
+        fail_unless(!candidates.empty(), "\"%s\" gathered no ICE candidate", p->description().c_str());
+    }
+
+    consumer.stop();
+    producer.stop();
+}
+GST_END_TEST;
+
+GST_START_TEST(test_audio)
+{
+    SocketCheck sockets;
+    Pipeline producer(std::string(kAudioSource) + " ! " + embedded_sink());
+    producer.play();
+    unsigned port = server_port(producer);
+
+    Pipeline consumer(consumer_src(port) + " ! fakesink name=out sync=false");
+    BufferCounter samples;
+    samples.attach(consumer.element("out").get());
+    consumer.play();
+
+    expect_buffers(samples, kFrames, "decoded audio", {&producer, &consumer});
+    expect_media(samples, "audio/x-raw");
+    fail_unless(consumer.element("src")->numsrcpads == 1, "signalsrc has %u pads for one audio stream",
+                consumer.element("src")->numsrcpads);
+
+    consumer.stop();
+    producer.stop();
+}
+GST_END_TEST;
+
+GST_START_TEST(test_video_and_audio)
+{
+    SocketCheck sockets;
+    Pipeline producer(std::string(kVideoSource) + " ! " + embedded_sink() + " " + kAudioSource + " ! sink.");
+    ConsumerEvents events(producer.element("sink").get());
+    producer.play();
+    unsigned port = server_port(producer);
+
+    Pipeline consumer(consumer_src(port) +
+                      " src.video_0 ! fakesink name=vout sync=false src.audio_0 ! fakesink name=aout sync=false");
+    BufferCounter frames, samples;
+    frames.attach(consumer.element("vout").get());
+    samples.attach(consumer.element("aout").get());
+    consumer.play();
+
+    expect_buffers(frames, kFrames, "decoded video", {&producer, &consumer});
+    expect_buffers(samples, kFrames, "decoded audio", {&producer, &consumer});
+    expect_media(frames, "video/x-raw");
+    expect_media(samples, "audio/x-raw");
+    fail_unless(events.wait_added(1, kTimeout, {&producer, &consumer}), "consumer-added never fired");
+    expect_stats(producer, peer_ids(events.added()), {&producer, &consumer});
+
+    consumer.stop();
+    producer.stop();
+}
+GST_END_TEST;
+
+GST_START_TEST(test_h264_input)
+{
+    SocketCheck sockets;
+    Pipeline producer(std::string(kVideoSource) +
+                      " ! x264enc tune=zerolatency ! video/x-h264,profile=constrained-baseline ! " + embedded_sink());
+    producer.play();
+    unsigned port = server_port(producer);
+
+    Pipeline consumer(consumer_src(port) + " ! fakesink name=out sync=false");
+    BufferCounter frames;
+    frames.attach(consumer.element("out").get());
+    consumer.play();
+
+    expect_buffers(frames, kFrames, "decoded video from H.264 input", {&producer, &consumer});
+    expect_media(frames, "video/x-raw");
+    std::vector<std::string> encoders = elements_with_klass(producer.element("sink").get(), {"Encoder", "Video"});
+    fail_unless(encoders.empty(), "signalsink re-encodes H.264 input with %s", join(encoders).c_str());
+    std::vector<std::string> depays = elements_of_factory(consumer.element("src").get(), "rtph264depay");
+    fail_unless_equals_int(depays.size(), 1);
+
+    consumer.stop();
+    producer.stop();
+}
+GST_END_TEST;
+
+GST_START_TEST(test_vp8_preferred)
+{
+    SocketCheck sockets;
+    Pipeline producer(std::string(kVideoSource) + " ! " + embedded_sink());
+    gst_util_set_object_arg(G_OBJECT(producer.element("sink").get()), "video-codecs", "<vp8,h264>");
+    producer.play();
+    unsigned port = server_port(producer);
+
+    // One consumer decodes; one takes the VP8 as it is.
+    Pipeline decoded(consumer_src(port) + " ! fakesink name=out sync=false");
+    Pipeline encoded(consumer_src(port) + " ! video/x-vp8 ! fakesink name=out sync=false");
+    BufferCounter frames, vp8;
+    frames.attach(decoded.element("out").get());
+    vp8.attach(encoded.element("out").get());
+    decoded.play();
+    encoded.play();
+
+    expect_buffers(frames, kFrames, "decoded video", {&producer, &decoded, &encoded});
+    expect_buffers(vp8, kFrames, "encoded VP8", {&producer, &decoded, &encoded});
+    expect_media(frames, "video/x-raw");
+    expect_media(vp8, "video/x-vp8");
+
+    GRef<GstElement> sink = producer.element("sink");
+    std::vector<std::string> vp8enc = elements_of_factory(sink.get(), "vp8enc");
+    std::vector<std::string> encoders = elements_with_klass(sink.get(), {"Encoder", "Video"});
+    fail_unless(vp8enc.size() == 1 && encoders.size() == 1,
+                "expected one video encoder, a vp8enc, in signalsink; found %s", join(encoders).c_str());
+    for (Pipeline* consumer : {&decoded, &encoded}) {
+        GRef<GstElement> src = consumer->element("src");
+        std::vector<std::string> vp8depay = elements_of_factory(src.get(), "rtpvp8depay");
+        std::vector<std::string> h264depay = elements_of_factory(src.get(), "rtph264depay");
+        fail_unless(vp8depay.size() == 1 && h264depay.empty(), "\"%s\" depayloads with [%s] and [%s]",
+                    consumer->description().c_str(), join(vp8depay).c_str(), join(h264depay).c_str());
+    }
+
+    decoded.stop();
+    encoded.stop();
+    producer.stop();
+}
+GST_END_TEST;
+
+// ---- consumers ---------------------------------------------------------------------
+
+GST_START_TEST(test_three_consumers_one_encoder)
+{
+    SocketCheck sockets;
+    Pipeline producer(std::string(kVideoSource) + " ! " + embedded_sink());
+    ConsumerEvents events(producer.element("sink").get());
+    producer.play();
+    unsigned port = server_port(producer);
+
+    std::vector<std::unique_ptr<Pipeline>> consumers;
+    std::vector<std::unique_ptr<BufferCounter>> frames;
+    for (int i = 0; i < 3; ++i) {
+        consumers.push_back(std::make_unique<Pipeline>(consumer_src(port) + " ! fakesink name=out sync=false"));
+        frames.push_back(std::make_unique<BufferCounter>());
+        frames.back()->attach(consumers.back()->element("out").get());
+    }
+    for (auto& c : consumers)
+        c->play();
+    for (size_t i = 0; i < frames.size(); ++i) {
+        expect_buffers(*frames[i], kFrames, ("consumer " + std::to_string(i)).c_str(),
+                       {&producer, consumers[0].get(), consumers[1].get(), consumers[2].get()});
+        expect_media(*frames[i], "video/x-raw");
+    }
+
+    GRef<GstElement> sink = producer.element("sink");
+    std::vector<std::string> encoders = elements_with_klass(sink.get(), {"Encoder", "Video"});
+    fail_unless(encoders.size() == 1, "expected one video encoder in signalsink for three consumers; found %s",
+                join(encoders).c_str());
+    fail_unless_equals_int(elements_of_factory(sink.get(), "webrtcbin").size(), 3);
+    fail_unless(events.wait_added(3, kTimeout, {&producer}), "consumer-added fired %zu times, not 3",
+                events.added().size());
+    std::vector<std::string> peers = peer_ids(events.added());
+    fail_unless_equals_int(std::set<std::string>(peers.begin(), peers.end()).size(), 3);
+    expect_stats(producer, peers, {&producer});
+
+    consumers.clear();
+    producer.stop();
+}
+GST_END_TEST;
+
+GST_START_TEST(test_consumer_leaves)
+{
+    SocketCheck sockets;
+    Pipeline producer(std::string(kVideoSource) + " ! " + embedded_sink());
+    ConsumerEvents events(producer.element("sink").get());
+    producer.play();
+    unsigned port = server_port(producer);
+
+    Pipeline staying1(consumer_src(port) + " ! fakesink name=out sync=false");
+    Pipeline staying2(consumer_src(port) + " ! fakesink name=out sync=false");
+    Pipeline leaving(consumer_src(port) + " ! fakesink name=out sync=false");
+    BufferCounter frames1, frames2, frames_leaving;
+    frames1.attach(staying1.element("out").get());
+    frames2.attach(staying2.element("out").get());
+    frames_leaving.attach(leaving.element("out").get());
+    staying1.play();
+    staying2.play();
+    leaving.play();
+    expect_buffers(frames1, kFrames, "consumer 1", {&producer, &staying1, &staying2, &leaving});
+    expect_buffers(frames2, kFrames, "consumer 2", {&producer, &staying1, &staying2, &leaving});
+    expect_buffers(frames_leaving, kFrames, "consumer 3", {&producer, &staying1, &staying2, &leaving});
+    fail_unless(events.wait_added(3, kTimeout, {&producer}), "consumer-added fired %zu times, not 3",
+                events.added().size());
+    GRef<GstElement> sink = producer.element("sink");
+    fail_unless_equals_int(elements_of_factory(sink.get(), "webrtcbin").size(), 3);
+    std::vector<std::string> payloaders = elements_with_klass(sink.get(), {"Payloader"}, false);
+    fail_unless(payloaders.size() == 3, "expected a payloader per consumer, found %s", join(payloaders).c_str());
+
+    gint64 left_at = g_get_monotonic_time();
+    leaving.stop();
+    fail_unless(events.wait_removed(1, kTimeout, {&producer, &staying1, &staying2}),
+                "consumer-removed did not fire after a consumer left");
+    ConsumerEvents::Event gone = events.removed()[0];
+    std::vector<std::string> added_peers = peer_ids(events.added());
+    fail_unless(std::find(added_peers.begin(), added_peers.end(), gone.peer_id) != added_peers.end(),
+                "consumer-removed names %s, which was never added", gone.peer_id.c_str());
+    fail_unless(gone.webrtcbin_name.rfind("consumer-", 0) == 0, "consumer-removed gave webrtcbin %s",
+                gone.webrtcbin_name.c_str());
+
+    // The others go on, without a hiccup, for two more seconds.
+    guint64 from1 = frames1.count(), from2 = frames2.count();
+    expect_buffers(frames1, from1 + 60, "consumer 1 after the leave", {&producer, &staying1, &staying2});
+    expect_buffers(frames2, from2 + 60, "consumer 2 after the leave", {&producer, &staying1, &staying2});
+    gint64 gap1 = frames1.max_gap_after(left_at), gap2 = frames2.max_gap_after(left_at);
+    fail_unless(gap1 < G_USEC_PER_SEC && gap2 < G_USEC_PER_SEC,
+                "the staying consumers had gaps of %" G_GINT64_FORMAT " and %" G_GINT64_FORMAT " ms after the leave",
+                gap1 / 1000, gap2 / 1000);
+
+    // Everything of the consumer that left is out of the bin.
+    std::vector<std::string> children = child_names(sink.get());
+    fail_unless(count_prefixed(children, gone.webrtcbin_name) == 0, "still in signalsink after %s left: %s",
+                gone.webrtcbin_name.c_str(), join(children).c_str());
+    fail_unless_equals_int(elements_of_factory(sink.get(), "webrtcbin").size(), 2);
+    payloaders = elements_with_klass(sink.get(), {"Payloader"}, false);
+    fail_unless(payloaders.size() == 2, "expected the payloaders of the two remaining consumers, found %s",
+                join(payloaders).c_str());
+    std::vector<std::string> staying;
+    for (const std::string& peer : added_peers) {
+        if (peer != gone.peer_id)
+            staying.push_back(peer);
+    }
+    expect_stats(producer, staying, {&producer, &staying1, &staying2});
+
+    staying1.stop();
+    staying2.stop();
+    producer.stop();
+}
+GST_END_TEST;
+
+GST_START_TEST(test_no_consumers)
+{
+    SocketCheck sockets;
+    Pipeline producer("videotestsrc name=src is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 ! " +
+                      embedded_sink());
+    BufferCounter upstream;
+    upstream.attach(producer.element("src").get(), "src");
+    producer.play();
+    expect_buffers(upstream, 1, "videotestsrc", {&producer});
+
+    // Five seconds with nobody watching is the test itself.
+    guint64 start = upstream.count();
+    GRef<GstMessage> error = producer.wait_message(GST_MESSAGE_ERROR, 5 * GST_SECOND);
+    fail_if(error != nullptr, "%s", error ? message_text(error.get()).c_str() : "");
+    guint64 end = upstream.count();
+    fail_unless(end - start >= 100, "only %" G_GUINT64_FORMAT " frames went into signalsink in 5 s with no consumer",
+                end - start);
+    GstState state = GST_STATE_VOID_PENDING;
+    gst_element_get_state(producer.get(), &state, nullptr, 0);
+    fail_unless(state == GST_STATE_PLAYING, "the producer is %s", gst_element_state_get_name(state));
+    std::string stats = stats_text(producer.element("sink").get());
+    fail_unless_equals_string(stats.c_str(), "application/x-signalsink-stats;");
+
+    producer.stop();
+}
+GST_END_TEST;
+
+// ---- signalling --------------------------------------------------------------------
+
+GST_START_TEST(test_wrong_server_url)
+{
+    SocketCheck sockets;
+    const char* url = "ws://127.0.0.1:1";
+    const GstClockTime connect_timeout = 2 * GST_SECOND;
+    for (const char* launch : {"videotestsrc is-live=true ! signalsink name=el server-url=ws://127.0.0.1:1 "
+                               "connect-timeout=2000",
+                               "signalsrc name=el server-url=ws://127.0.0.1:1 connect-timeout=2000 ! fakesink"}) {
+        Pipeline pipeline(launch);
+        GRef<GstElement> element = pipeline.element("el");
+        gint64 started = g_get_monotonic_time();
+        gst_element_set_state(pipeline.get(), GST_STATE_PLAYING);
+        GRef<GstMessage> error = pipeline.wait_message(GST_MESSAGE_ERROR, connect_timeout + 10 * GST_SECOND);
+        gint64 took_ms = (g_get_monotonic_time() - started) / 1000;
+        fail_unless(error != nullptr, "\"%s\": no error within %" G_GINT64_FORMAT " ms", launch, took_ms);
+        std::string text = message_text(error.get());
+        fail_unless(GST_MESSAGE_SRC(error.get()) == GST_OBJECT(element.get()), "the error came from %s: %s",
+                    GST_MESSAGE_SRC_NAME(error.get()), text.c_str());
+        fail_unless(text.find(url) != std::string::npos, "the error does not name %s: %s", url, text.c_str());
+        pipeline.stop();
+    }
+}
+GST_END_TEST;
+
+GST_START_TEST(test_server_restart)
+{
+    SocketCheck sockets;
+    TestServer server;
+    server.start();
+    unsigned port = server.port();
+    Pipeline producer(std::string(kVideoSource) + " ! signalsink name=sink server-url=" + server.url() +
+                      " meta=\"meta,name=cam\"");
+    ConsumerEvents events(producer.element("sink").get());
+    GRef<GstElement> sink = producer.element("sink");
+    producer.play();
+
+    Pipeline before(consumer_src(port) + " ! fakesink name=out sync=false");
+    BufferCounter frames_before;
+    frames_before.attach(before.element("out").get());
+    before.play();
+    expect_buffers(frames_before, kFrames, "consumer before the restart", {&producer, &before});
+
+    server.stop();
+    GRef<GstMessage> lost = producer.wait_message(GST_MESSAGE_WARNING, kTimeout, sink.get());
+    fail_unless(lost != nullptr, "signalsink posted no warning when the server went away");
+    server.start(port);
+    GRef<GstMessage> again;
+    std::string seen;
+    while ((again = producer.wait_message(GST_MESSAGE_WARNING, kTimeout, sink.get()))) {
+        std::string text = message_text(again.get());
+        if (text.find("Reconnected") != std::string::npos)
+            break;
+        seen += text + "\n";
+    }
+    fail_unless(again != nullptr, "signalsink did not say it registered again; its warnings:\n%s%s",
+                message_text(lost.get()).c_str(), seen.c_str());
+
+    Pipeline after(consumer_src(port) + " ! fakesink name=out sync=false");
+    BufferCounter frames_after;
+    frames_after.attach(after.element("out").get());
+    after.play();
+    expect_buffers(frames_after, kFrames, "consumer after the restart", {&producer, &before, &after});
+    expect_media(frames_after, "video/x-raw");
+    fail_unless(events.wait_added(2, kTimeout, {&producer}), "consumer-added fired %zu times, not 2",
+                events.added().size());
+
+    after.stop();
+    before.stop();
+    producer.stop();
+    server.stop();
+}
+GST_END_TEST;
+
+GST_START_TEST(test_eos_on_leave)
+{
+    SocketCheck sockets;
+    TestServer server;
+    server.start();
+    Pipeline producer(std::string(kVideoSource) + " ! signalsink name=sink server-url=" + server.url() +
+                      " meta=\"meta,name=cam\"");
+    producer.play();
+    Pipeline consumer(consumer_src(server.port(), "eos-on-leave=true") + " ! fakesink name=out sync=false");
+    BufferCounter frames;
+    frames.attach(consumer.element("out").get());
+    consumer.play();
+    expect_buffers(frames, kFrames, "decoded video", {&producer, &consumer});
+
+    producer.stop();
+    GRef<GstMessage> eos = consumer.wait_message(GST_MESSAGE_EOS, kTimeout);
+    fail_unless(eos != nullptr, "signalsrc eos-on-leave=true gave no EOS when the producer stopped");
+    eos.reset(); // it holds the pipeline
+
+    consumer.stop();
+    server.stop();
+}
+GST_END_TEST;
+
+GST_START_TEST(test_eos_on_leave_embedded_server)
+{
+    // The producer that leaves also hosts the server.
+    SocketCheck sockets;
+    Pipeline producer(std::string(kVideoSource) + " ! " + embedded_sink());
+    producer.play();
+    unsigned port = server_port(producer);
+    Pipeline consumer(consumer_src(port, "eos-on-leave=true") + " ! fakesink name=out sync=false");
+    BufferCounter frames;
+    frames.attach(consumer.element("out").get());
+    consumer.play();
+    expect_buffers(frames, kFrames, "decoded video", {&producer, &consumer});
+
+    producer.stop();
+    GRef<GstMessage> eos = consumer.wait_message(GST_MESSAGE_EOS, kTimeout);
+    fail_unless(eos != nullptr, "signalsrc eos-on-leave=true gave no EOS when the producer (and server) stopped");
+    eos.reset(); // it holds the pipeline
+
+    consumer.stop();
+}
+GST_END_TEST;
+
+// Threads that ran DTLS hold OpenSSL thread-local state, freed as they end.
+// OpenSSL frees its own state in an atexit handler, and a thread that ends
+// after it crashes the process (OpenSSL issue 6214): GLib retires spare pool
+// threads when a pool is freed, which gst_deinit() (gstcheck's atexit handler)
+// does with GStreamer's task pool. So pool threads stay, idle, until the
+// process ends. Runs in the parent, before the tests fork.
+static void keep_pool_threads()
+{
+    g_thread_pool_set_max_unused_threads(-1);
+    g_thread_pool_set_max_idle_time(0);
+}
+
+static Suite* elements_suite()
+{
+    Suite* s = suite_create("elements");
+    auto add = [s](const char* name) {
+        TCase* tc = tcase_create(name);
+        tcase_set_timeout(tc, 120);
+        tcase_add_unchecked_fixture(tc, keep_pool_threads, nullptr);
+        suite_add_tcase(s, tc);
+        return tc;
+    };
+
+    TCase* tc = add("streams");
+    tcase_add_test(tc, test_video);
+    tcase_add_test(tc, test_audio);
+    tcase_add_test(tc, test_video_and_audio);
+    tcase_add_test(tc, test_h264_input);
+    tcase_add_test(tc, test_vp8_preferred);
+
+    tc = add("consumers");
+    tcase_add_test(tc, test_three_consumers_one_encoder);
+    tcase_add_test(tc, test_consumer_leaves);
+    tcase_add_test(tc, test_no_consumers);
+
+    tc = add("signalling");
+    tcase_add_test(tc, test_wrong_server_url);
+    tcase_add_test(tc, test_server_restart);
+    tcase_add_test(tc, test_eos_on_leave);
+    tcase_add_test(tc, test_eos_on_leave_embedded_server);
+    return s;
+}
+
+GST_CHECK_MAIN(elements);
