@@ -308,6 +308,29 @@ Parsed<Peer> read_peer(Fields& f)
     return peer;
 }
 
+// The messages both sides send the same way: peer, endSession,
+// endSessionV1_1. Nothing when `type` is another one.
+using SharedMessage = std::variant<Peer, EndSession, EndSessionV1_1>;
+
+std::optional<Parsed<SharedMessage>> read_shared(const std::string& type, Fields& f)
+{
+    if (type == "peer") {
+        Parsed<Peer> peer = read_peer(f);
+        if (!peer)
+            return Parsed<SharedMessage>(peer.error());
+        return Parsed<SharedMessage>(SharedMessage(std::move(peer.value())));
+    }
+    if (type == "endSession")
+        return Parsed<SharedMessage>(SharedMessage(EndSession {f.string("sessionId")}));
+    if (type == "endSessionV1_1") {
+        EndSessionV1_1 m;
+        m.session_id = f.string("sessionId");
+        m.error = f.optional_string("error");
+        return Parsed<SharedMessage>(SharedMessage(std::move(m)));
+    }
+    return std::nullopt;
+}
+
 ParseError unknown_type(const std::string& type, const char* known)
 {
     return ParseError {"type", std::string("one of ") + known + ", got \"" + type + "\""};
@@ -503,18 +526,10 @@ Parsed<ClientMessage> parse_client_message(std::string_view text)
         m.peer_id = f.string("peerId");
         m.offer = f.optional_string("offer");
         message = std::move(m);
-    } else if (type == "peer") {
-        Parsed<Peer> peer = read_peer(f);
-        if (!peer)
-            return peer.error();
-        message = std::move(peer.value());
-    } else if (type == "endSession") {
-        message = EndSession {f.string("sessionId")};
-    } else if (type == "endSessionV1_1") {
-        EndSessionV1_1 m;
-        m.session_id = f.string("sessionId");
-        m.error = f.optional_string("error");
-        message = std::move(m);
+    } else if (auto shared = read_shared(type, f)) {
+        if (!*shared)
+            return shared->error();
+        std::visit([&message](auto&& m) { message = std::move(m); }, shared->value());
     } else if (type == "list") {
         message = ListRequest {};
     } else if (type == "listConsumers") {
@@ -556,18 +571,10 @@ Parsed<ServerMessage> parse_server_message(std::string_view text)
         m.session_id = f.string("sessionId");
         m.offer = f.optional_string("offer");
         message = std::move(m);
-    } else if (type == "peer") {
-        Parsed<Peer> peer = read_peer(f);
-        if (!peer)
-            return peer.error();
-        message = std::move(peer.value());
-    } else if (type == "endSession") {
-        message = EndSession {f.string("sessionId")};
-    } else if (type == "endSessionV1_1") {
-        EndSessionV1_1 m;
-        m.session_id = f.string("sessionId");
-        m.error = f.optional_string("error");
-        message = std::move(m);
+    } else if (auto shared = read_shared(type, f)) {
+        if (!*shared)
+            return shared->error();
+        std::visit([&message](auto&& m) { message = std::move(m); }, shared->value());
     } else if (type == "list") {
         message = List {f.peers("producers")};
     } else if (type == "listConsumers") {
