@@ -534,14 +534,26 @@ GST_END_TEST;
 
 // Threads that ran DTLS hold OpenSSL thread-local state, freed as they end.
 // OpenSSL frees its own state in an atexit handler, and a thread that ends
-// after it crashes the process (OpenSSL issue 6214): GLib retires spare pool
-// threads when a pool is freed, which gst_deinit() (gstcheck's atexit handler)
-// does with GStreamer's task pool. So pool threads stay, idle, until the
-// process ends. Runs in the parent, before the tests fork.
+// after it crashes the process (OpenSSL issue 6214). gst_deinit(), gstcheck's
+// atexit handler, ends GLib's idle pool threads, where GStreamer's streaming
+// threads wait once GST_END_TEST has cleaned up the task pool. So: in the
+// parent, idle pool threads stay (none ends on its own); after each test, in
+// its process, they are ended while OpenSSL is alive, and waited for.
 static void keep_pool_threads()
 {
     g_thread_pool_set_max_unused_threads(-1);
     g_thread_pool_set_max_idle_time(0);
+}
+
+static void end_idle_pool_threads()
+{
+    int idle = static_cast<int>(g_thread_pool_get_num_unused_threads());
+    int threads = thread_count();
+    g_thread_pool_set_max_unused_threads(0);
+    gint64 deadline = g_get_monotonic_time() + 10 * G_TIME_SPAN_SECOND;
+    while (thread_count() > threads - idle && g_get_monotonic_time() < deadline)
+        g_usleep(1000); // threads ending: there is no event to wait on
+    g_thread_pool_set_max_unused_threads(-1);
 }
 
 static Suite* elements_suite()
@@ -551,6 +563,7 @@ static Suite* elements_suite()
         TCase* tc = tcase_create(name);
         tcase_set_timeout(tc, 120);
         tcase_add_unchecked_fixture(tc, keep_pool_threads, nullptr);
+        tcase_add_checked_fixture(tc, nullptr, end_idle_pool_threads);
         suite_add_tcase(s, tc);
         return tc;
     };

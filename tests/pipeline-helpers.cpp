@@ -607,6 +607,18 @@ std::string describe_sockets()
     return out.empty() ? "(none found in /proc/self/net)" : out;
 }
 
+int thread_count()
+{
+    GDir* dir = g_dir_open("/proc/self/task", 0, nullptr);
+    if (!dir)
+        return -1;
+    int threads = 0;
+    while (g_dir_read_name(dir))
+        ++threads;
+    g_dir_close(dir);
+    return threads;
+}
+
 int open_socket_count()
 {
     GDir* dir = g_dir_open("/proc/self/fd", 0, nullptr);

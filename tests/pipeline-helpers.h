@@ -180,6 +180,9 @@ std::vector<std::string> child_names(GstElement* bin);
 // "a, b, c" for failure messages.
 std::string join(const std::vector<std::string>& items);
 
+// The number of threads of this process.
+int thread_count();
+
 // The number of open sockets of this process.
 int open_socket_count();
 // This process's sockets as /proc/self/net lists them, for failure reports.
