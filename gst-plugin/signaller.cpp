@@ -1,5 +1,7 @@
 #include "signaller.h"
 
+#include "overloaded.h"
+
 #include <gst/gst.h>
 
 #include <map>
@@ -19,13 +21,6 @@ void init_debug()
         GST_DEBUG_CATEGORY_INIT(signaller_debug, "signalbin-signaller", 0, "signalbin signalling");
     });
 }
-
-template <class... Ts>
-struct Overloaded : Ts... {
-    using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
 
 // host and port of a ws:// URL (port defaults to 80/443 by scheme).
 bool split_url(const std::string& url, std::string& host, unsigned& port, bool& secure)

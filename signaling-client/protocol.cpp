@@ -1,5 +1,7 @@
 #include "protocol.h"
 
+#include "overloaded.h"
+
 #include <array>
 #include <cstring>
 
@@ -409,13 +411,6 @@ public:
 private:
     GRef<JsonObject> object_;
 };
-
-template <class... Ts>
-struct Overloaded : Ts... {
-    using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
 
 } // namespace
 

@@ -1,27 +1,13 @@
 #include "hub.h"
 
+#include "overloaded.h"
+#include "uuid.h"
+
 #include <glib.h>
 
 namespace signalbin::server {
 
 using namespace protocol;
-
-namespace {
-
-std::string random_uuid()
-{
-    GCharPtr uuid(g_uuid_string_random());
-    return uuid.get();
-}
-
-template <class... Ts>
-struct Overloaded : Ts... {
-    using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
-
-} // namespace
 
 std::vector<Role> Hub::PeerState::roles() const
 {
@@ -211,14 +197,12 @@ void Hub::list(const std::string& id, bool producers)
         send(id, ListConsumers {std::move(found)});
 }
 
-void Hub::end_session(const std::string& session_id, const std::string& notify,
+void Hub::end_session(const std::string& session_id, std::string notify,
                       const std::optional<std::string>& reason, const std::string& why)
 {
     auto it = sessions_.find(session_id);
     if (it == sessions_.end())
         return;
-    // Callers pass `notify` as a reference into the Session erased below.
-    const std::string notify_id = notify;
     Session s = it->second;
     sessions_.erase(it);
     for (const std::string* member : {&s.producer, &s.consumer}) {
@@ -227,13 +211,13 @@ void Hub::end_session(const std::string& session_id, const std::string& notify,
             p->second.sessions.erase(session_id);
     }
     log("session " + session_id + " ended: " + why);
-    auto target = peers_.find(notify_id);
+    auto target = peers_.find(notify);
     if (target == peers_.end())
         return;
     if (target->second.version == Version::V1_1)
-        send(notify_id, EndSessionV1_1 {session_id, reason});
+        send(notify, EndSessionV1_1 {session_id, reason});
     else
-        send(notify_id, EndSession {session_id});
+        send(notify, EndSession {session_id});
 }
 
 void Hub::end_sessions_where(const std::string& id, bool as_producer)

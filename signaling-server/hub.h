@@ -68,7 +68,8 @@ private:
     void list(const std::string& id, bool producers);
 
     // Removes a session and tells `notify` (if not empty) it ended.
-    void end_session(const std::string& session_id, const std::string& notify,
+    // `notify` is a copy: callers pass a member of the session erased here.
+    void end_session(const std::string& session_id, std::string notify,
                      const std::optional<std::string>& reason, const std::string& why);
     void end_sessions_where(const std::string& id, bool as_producer);
     void broadcast_status(const std::string& id, const PeerState& peer, bool gone);

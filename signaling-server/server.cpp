@@ -4,6 +4,7 @@
 #include "http-files.h"
 #include "hub.h"
 #include "rate-limiter.h"
+#include "uuid.h"
 
 #include <gio/gio.h>
 #include <libsoup/soup.h>
@@ -21,12 +22,6 @@ namespace {
 constexpr gushort kCloseGoingAway = SOUP_WEBSOCKET_CLOSE_GOING_AWAY;
 constexpr gushort kClosePolicyViolation = SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION;
 constexpr guint kLingerMs = 3000; // for a close handshake to finish
-
-std::string random_uuid()
-{
-    GCharPtr uuid(g_uuid_string_random());
-    return uuid.get();
-}
 
 std::string address_string(GSocketAddress* address)
 {
