@@ -112,6 +112,17 @@ void install_common_properties(GObjectClass* klass, guint first)
                              FALSE, kFlags));
 }
 
+std::string string_value(const GValue* value)
+{
+    const char* text = g_value_get_string(value);
+    return text ? text : "";
+}
+
+void set_string_value(GValue* value, const std::string& text)
+{
+    g_value_set_string(value, text.empty() ? nullptr : text.c_str());
+}
+
 std::vector<std::string> string_array(const GValue* value)
 {
     std::vector<std::string> out;
@@ -137,13 +148,12 @@ bool set_common_property(CommonSettings& s, guint first, guint id, const GValue*
 {
     if (id < first || id >= first + kCommonPropertyCount)
         return false;
-    auto str = [value] { return std::string(g_value_get_string(value) ? g_value_get_string(value) : ""); };
     switch (static_cast<Offset>(id - first)) {
     case SERVER_URL:
-        s.server_url = g_value_get_string(value) ? str() : kDefaultServerUrl;
+        s.server_url = g_value_get_string(value) ? string_value(value) : kDefaultServerUrl;
         break;
     case STUN_SERVER:
-        s.stun_server = str();
+        s.stun_server = string_value(value);
         break;
     case TURN_SERVERS:
         s.turn_servers = string_array(value);
@@ -152,10 +162,10 @@ bool set_common_property(CommonSettings& s, guint first, guint id, const GValue*
         s.local_addresses = string_array(value);
         break;
     case TOKEN:
-        s.token = str();
+        s.token = string_value(value);
         break;
     case CA_FILE:
-        s.ca_file = str();
+        s.ca_file = string_value(value);
         break;
     case TLS_INSECURE:
         s.tls_insecure = g_value_get_boolean(value);
@@ -174,13 +184,12 @@ bool get_common_property(const CommonSettings& s, guint first, guint id, GValue*
 {
     if (id < first || id >= first + kCommonPropertyCount)
         return false;
-    auto opt = [](const std::string& v) { return v.empty() ? nullptr : v.c_str(); };
     switch (static_cast<Offset>(id - first)) {
     case SERVER_URL:
         g_value_set_string(value, s.server_url.c_str());
         break;
     case STUN_SERVER:
-        g_value_set_string(value, opt(s.stun_server));
+        set_string_value(value, s.stun_server);
         break;
     case TURN_SERVERS:
         set_string_array(value, s.turn_servers);
@@ -189,10 +198,10 @@ bool get_common_property(const CommonSettings& s, guint first, guint id, GValue*
         set_string_array(value, s.local_addresses);
         break;
     case TOKEN:
-        g_value_set_string(value, opt(s.token));
+        set_string_value(value, s.token);
         break;
     case CA_FILE:
-        g_value_set_string(value, opt(s.ca_file));
+        set_string_value(value, s.ca_file);
         break;
     case TLS_INSECURE:
         g_value_set_boolean(value, s.tls_insecure);

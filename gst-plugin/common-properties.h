@@ -38,6 +38,10 @@ void install_common_properties(GObjectClass* klass, guint first_id);
 bool set_common_property(CommonSettings& settings, guint first_id, guint id, const GValue* value);
 bool get_common_property(const CommonSettings& settings, guint first_id, guint id, GValue* value);
 
+// A string property's value, "" for NULL; and back, NULL for "".
+std::string string_value(const GValue* value);
+void set_string_value(GValue* value, const std::string& text);
+
 // GstValueArray of strings <-> vector.
 std::vector<std::string> string_array(const GValue* value);
 void set_string_array(GValue* value, const std::vector<std::string>& strings);

@@ -220,13 +220,12 @@ void set_property(GObject* object, guint id, const GValue* value, GParamSpec* ps
     Settings& s = self->priv->settings;
     GST_OBJECT_LOCK(self);
     if (!set_common_property(s.common, PROP_COMMON_FIRST, id, value)) {
-        auto str = [value] { return std::string(g_value_get_string(value) ? g_value_get_string(value) : ""); };
         switch (id) {
         case PROP_PRODUCER_ID:
-            s.producer_id = str();
+            s.producer_id = string_value(value);
             break;
         case PROP_PRODUCER_NAME:
-            s.producer_name = str();
+            s.producer_name = string_value(value);
             break;
         case PROP_LATENCY:
             s.latency_ms = g_value_get_uint(value);
@@ -247,13 +246,12 @@ void get_property(GObject* object, guint id, GValue* value, GParamSpec* pspec)
     Settings& s = self->priv->settings;
     GST_OBJECT_LOCK(self);
     if (!get_common_property(s.common, PROP_COMMON_FIRST, id, value)) {
-        auto opt = [](const std::string& v) { return v.empty() ? nullptr : v.c_str(); };
         switch (id) {
         case PROP_PRODUCER_ID:
-            g_value_set_string(value, opt(s.producer_id));
+            set_string_value(value, s.producer_id);
             break;
         case PROP_PRODUCER_NAME:
-            g_value_set_string(value, opt(s.producer_name));
+            set_string_value(value, s.producer_name);
             break;
         case PROP_LATENCY:
             g_value_set_uint(value, s.latency_ms);
