@@ -231,6 +231,7 @@ public:
         }
     }
     bool active() const { return source_ && !g_source_is_destroyed(source_.get()); }
+    GSource* get() const { return source_.get(); }
 
     // Calls `fn` on `context` every `interval_ms` while it returns true.
     static ScopedSource timeout(GMainContext* context, guint interval_ms, std::function<bool()> fn)

@@ -1,10 +1,12 @@
 #include "server.h"
 
+#include "epoll-source.h"
 #include "glib-ptr.h"
 #include "http-files.h"
 #include "hub.h"
 #include "rate-limiter.h"
 #include "uuid.h"
+#include "ws-connection.h"
 
 #include <gio/gio.h>
 #include <libsoup/soup.h>
@@ -19,9 +21,9 @@ namespace signalbin::server {
 
 namespace {
 
-constexpr gushort kCloseGoingAway = SOUP_WEBSOCKET_CLOSE_GOING_AWAY;
-constexpr gushort kClosePolicyViolation = SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION;
 constexpr guint kLingerMs = 3000; // for a close handshake to finish
+// Bytes read from one connection before the others get their turn.
+constexpr size_t kReadBudget = 256 * 1024;
 
 std::string address_string(GSocketAddress* address)
 {
@@ -94,22 +96,21 @@ void set_text_response(SoupServerMessage* msg, guint status, const char* reason,
 class Server::Impl {
 public:
     struct Connection {
-        explicit Connection(TokenBucket b) : bucket(b) {}
+        Connection(std::unique_ptr<WsConnection> socket, TokenBucket b) : ws(std::move(socket)), bucket(b) {}
+        std::unique_ptr<WsConnection> ws;
         std::string id;
         std::string remote;
-        GRef<SoupWebsocketConnection> ws;
-        GRef<GSocket> socket;
         TokenBucket bucket;
         int64_t flood_started_us = -1;
         int64_t last_drop_us = -1;
-        uint64_t sent_bytes = 0;  // frames handed to libsoup, with headers
-        uint64_t acked_bytes = 0; // last TCP_INFO reading
-        bool closing = false; // gone from the hub's point of view
-        bool closed = false;  // libsoup says the socket is closed
+        uint64_t acked_bytes = 0;  // last TCP_INFO reading
+        uint32_t watching = 0;     // epoll events asked for
+        bool dirty = false;        // in dirty_: has frames to write
+        bool read_pending = false; // in read_pending_: may have bytes to read
+        bool closing = false;      // gone from the hub's point of view
+        bool closed = false;       // socket closed
         std::string close_reason;
         ScopedSource linger_timer;
-        Impl* impl = nullptr;
-        SignalConnection on_message, on_closed, on_error;
     };
 
     Impl(GMainContext* context, ServerOptions options)
@@ -122,17 +123,26 @@ public:
 
     ~Impl()
     {
-        connections_.clear();
-        closing_.clear();
         if (soup_) {
             soup_server_remove_handler(soup_.get(), "/");
             soup_server_disconnect(soup_.get());
         }
+        dirty_.clear();
+        read_pending_.clear();
+        connections_.clear();
+        closing_.clear();
+        epoll_.reset();
     }
 
     Expected<bool> listen()
     {
         ThreadDefaultContext scope(context_.get());
+        auto epoll = EpollSource::create(context_.get(), [this](const epoll_event* events, size_t count) {
+            on_ready(events, count);
+        });
+        if (!epoll)
+            return Expected<bool>::failure(epoll.error());
+        epoll_ = std::move(epoll.value());
         GRef<GTlsCertificate> certificate;
         if (!options_.cert_file.empty() || !options_.key_file.empty()) {
             if (options_.cert_file.empty() || options_.key_file.empty())
@@ -151,10 +161,7 @@ public:
         soup_ = certificate ? adopt_ref(soup_server_new("server-header", "signalbin ", "tls-certificate",
                                                         certificate.get(), nullptr))
                             : adopt_ref(soup_server_new("server-header", "signalbin ", nullptr));
-        // Compression would let a small frame inflate past the size limit.
-        soup_server_remove_websocket_extension(soup_.get(), SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
         soup_server_add_handler(soup_.get(), "/", &Impl::on_http, this, nullptr);
-        soup_server_add_websocket_handler(soup_.get(), "/", nullptr, nullptr, &Impl::on_websocket, this, nullptr);
 
         std::string host = options_.host == "localhost" ? "127.0.0.1" : options_.host;
         GRef<GInetAddress> inet = adopt_ref(g_inet_address_new_from_string(host.c_str()));
@@ -197,15 +204,17 @@ public:
         shutting_down_ = true;
         if (soup_)
             soup_server_disconnect(soup_.get());
-        for (auto& [id, conn] : connections_) {
-            if (!conn->closing && soup_websocket_connection_get_state(conn->ws.get()) == SOUP_WEBSOCKET_STATE_OPEN)
-                soup_websocket_connection_close(conn->ws.get(), kCloseGoingAway, "server shutting down");
-        }
+        std::vector<Connection*> open;
+        for (auto& [id, conn] : connections_)
+            open.push_back(conn.get());
+        for (Connection* c : open)
+            close(*c, ws::kCloseGoingAway, "server shutting down");
         shutdown_timer_ = ScopedSource::timeout(context_.get(), timeout_ms, [this] {
-            for (auto& [id, conn] : connections_)
-                drop(*conn, "did not close in time at shutdown");
-            for (auto& [id, conn] : closing_)
-                drop(*conn, "did not close in time at shutdown");
+            for (auto* map : {&connections_, &closing_}) {
+                for (auto& [id, conn] : *map)
+                    drop(*conn, "did not close in time at shutdown");
+            }
+            cleanup();
             finish_shutdown();
             return false;
         });
@@ -224,7 +233,8 @@ private:
     {
         SoupMessageHeaders* headers = soup_server_message_get_request_headers(msg);
         if (soup_message_headers_header_contains(headers, "Upgrade", "websocket")) {
-            check_handshake(msg, query);
+            if (check_handshake(msg, query))
+                upgrade(msg);
             return;
         }
         const char* method = soup_server_message_get_method(msg);
@@ -242,13 +252,12 @@ private:
         serve_file(msg, options_.web_root, path);
     }
 
-    // Runs before libsoup completes a WebSocket handshake: setting a status
-    // here refuses it.
-    void check_handshake(SoupServerMessage* msg, GHashTable* query)
+    // Whether to go on with a WebSocket handshake; if not, the response says why.
+    bool check_handshake(SoupServerMessage* msg, GHashTable* query)
     {
         if (shutting_down_) {
             set_text_response(msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "Shutting Down", "server is shutting down\n");
-            return;
+            return false;
         }
         if (!options_.token.empty()) {
             std::string presented;
@@ -270,7 +279,7 @@ private:
                                       : "the token presented is not the server's token\n");
                 log("refused " + address_string(soup_server_message_get_remote_address(msg)) + ": " +
                     (presented.empty() ? "no token" : "wrong token"));
-                return;
+                return false;
             }
         }
         if (connections_.size() >= options_.max_peers) {
@@ -279,87 +288,157 @@ private:
                                   std::to_string(options_.max_peers) + ")\n");
             log("refused " + address_string(soup_server_message_get_remote_address(msg)) + ": server full (" +
                 std::to_string(options_.max_peers) + " peers)");
+            return false;
+        }
+        return true;
+    }
+
+    // The handshake is libsoup's; once its 101 response is written the
+    // connection is ours (see on_upgraded).
+    void upgrade(SoupServerMessage* msg)
+    {
+        // No extensions: compression would let a small frame inflate past the
+        // size limit. Any origin and subprotocol are accepted.
+        if (!soup_websocket_server_process_handshake(msg, nullptr, nullptr, nullptr, nullptr))
+            return; // libsoup set a 400 that says what was wrong
+        g_signal_connect(msg, "wrote-informational", G_CALLBACK(&Impl::on_upgraded), this);
+    }
+
+    static void on_upgraded(SoupServerMessage* msg, gpointer data)
+    {
+        static_cast<Impl*>(data)->accept(msg);
+    }
+
+    void accept(SoupServerMessage* msg)
+    {
+        GRef<GSocket> socket = take_ref(soup_server_message_get_socket(msg));
+        std::string remote = address_string(soup_server_message_get_remote_address(msg));
+        GRef<GIOStream> stream = adopt_ref(soup_server_message_steal_connection(msg));
+        if (!stream || !socket)
+            return;
+        enable_tcp_keepalive(socket.get(), options_.keepalive_seconds);
+        auto ws = std::make_unique<WsConnection>(std::move(stream), std::move(socket), !tls_,
+                                                 options_.max_message_bytes);
+        auto conn = std::make_unique<Connection>(std::move(ws), TokenBucket(options_.rate_limit, options_.rate_burst));
+        Connection* c = conn.get();
+        c->id = random_uuid();
+        c->remote = std::move(remote);
+        c->watching = EPOLLIN;
+        if (!epoll_->add(c->ws->fd(), c->watching, c)) {
+            log("cannot watch the connection from " + c->remote + ": " + g_strerror(errno));
             return;
         }
-    }
-
-    static void on_websocket(SoupServer*, SoupServerMessage* msg, const char*, SoupWebsocketConnection* ws,
-                             gpointer data)
-    {
-        static_cast<Impl*>(data)->accept(msg, ws);
-    }
-
-    void accept(SoupServerMessage* msg, SoupWebsocketConnection* ws)
-    {
-        auto conn = std::make_unique<Connection>(TokenBucket(options_.rate_limit, options_.rate_burst));
-        conn->id = random_uuid();
-        conn->remote = address_string(soup_server_message_get_remote_address(msg));
-        conn->ws = take_ref(ws);
-        conn->socket = take_ref(soup_server_message_get_socket(msg));
-        conn->impl = this;
-        // Depending on the version, libsoup refuses payloads larger than the
-        // value set or as large as it: one byte of slack, and receive()
-        // refuses what gets through above the limit.
-        soup_websocket_connection_set_max_incoming_payload_size(ws, options_.max_message_bytes + 1);
-        enable_tcp_keepalive(conn->socket.get(), options_.keepalive_seconds);
-        Connection* c = conn.get();
-        c->on_message = connect_signal(ws, "message", &Impl::on_message, c);
-        c->on_closed = connect_signal(ws, "closed", &Impl::on_closed, c);
-        c->on_error = connect_signal(ws, "error", &Impl::on_error, c);
-        std::string id = c->id;
-        connections_.emplace(id, std::move(conn));
-        log("peer " + id + " connected from " + c->remote + " (" + std::to_string(connections_.size()) + " peers)");
-        hub_.add_peer(id);
+        connections_.emplace(c->id, std::move(conn));
+        log("peer " + c->id + " connected from " + c->remote + " (" + std::to_string(connections_.size()) +
+            " peers)");
+        hub_.add_peer(c->id);
+        // libsoup may have read past the handshake: what it holds is read
+        // on the next pass, as the socket may never signal it.
+        want_read(*c);
+        wake();
     }
 
     // ---- WebSocket traffic --------------------------------------------------
 
-    static void on_message(SoupWebsocketConnection*, gint type, GBytes* message, gpointer data)
+    void on_ready(const epoll_event* events, size_t count)
     {
-        auto* c = static_cast<Connection*>(data);
-        c->impl->receive(*c, type, message);
-    }
-
-    // libsoup drops a connection whose frame is over its size limit without a
-    // close frame; this runs just before, so the peer still learns why.
-    static void on_error(SoupWebsocketConnection* ws, GError* error, gpointer data)
-    {
-        auto* c = static_cast<Connection*>(data);
-        if (g_error_matches(error, SOUP_WEBSOCKET_ERROR, SOUP_WEBSOCKET_CLOSE_TOO_BIG) &&
-            soup_websocket_connection_get_state(ws) == SOUP_WEBSOCKET_STATE_OPEN)
-            c->impl->close(*c, SOUP_WEBSOCKET_CLOSE_TOO_BIG, "message too big");
-    }
-
-    static void on_closed(SoupWebsocketConnection* ws, gpointer data)
-    {
-        auto* c = static_cast<Connection*>(data);
-        c->closed = true;
-        if (c->closing) {
-            c->impl->schedule_cleanup();
-            return;
+        in_dispatch_ = true;
+        std::vector<Connection*> again;
+        again.swap(read_pending_);
+        for (Connection* c : again)
+            c->read_pending = false;
+        for (size_t i = 0; i < count; ++i) {
+            auto* c = static_cast<Connection*>(events[i].data.ptr);
+            if (c->closed)
+                continue;
+            if (events[i].events & EPOLLOUT)
+                flush(*c);
+            if (!c->closed && (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+                read(*c);
         }
-        gushort code = soup_websocket_connection_get_close_code(ws);
-        const char* reason = soup_websocket_connection_get_close_data(ws);
+        for (Connection* c : again) {
+            if (!c->closed)
+                read(*c);
+        }
+        flush_dirty();
+        in_dispatch_ = false;
+        if (!read_pending_.empty())
+            wake();
+    }
+
+    void read(Connection& c)
+    {
+        WsConnection::ReadStatus status =
+            c.ws->read(kReadBudget, [this, &c](const ws::FrameEvent& event) { on_frame(c, event); });
+        if (c.closed)
+            return;
+        if (status == WsConnection::ReadStatus::More)
+            want_read(c);
+        else if (status == WsConnection::ReadStatus::Closed)
+            socket_closed(c, c.ws->error().empty() ? "disconnected without a close frame" : c.ws->error());
+    }
+
+    void want_read(Connection& c)
+    {
+        if (!c.read_pending) {
+            c.read_pending = true;
+            read_pending_.push_back(&c);
+        }
+    }
+
+    void on_frame(Connection& c, const ws::FrameEvent& event)
+    {
+        using Kind = ws::FrameEvent::Kind;
+        switch (event.kind) {
+        case Kind::Text:
+        case Kind::Binary:
+            receive(c, event.kind == Kind::Text, event.payload);
+            break;
+        case Kind::Ping:
+            c.ws->queue(ws::Opcode::Pong, event.payload);
+            mark_dirty(c);
+            break;
+        case Kind::Pong:
+            break;
+        case Kind::Close:
+            peer_closed(c, event.code, event.reason);
+            break;
+        case Kind::Error:
+            close(c, event.code, std::string(event.reason));
+            break;
+        }
+    }
+
+    // The peer's close frame: answered (unless it answers ours), then the
+    // server closes the TCP connection, as RFC 6455 has it.
+    void peer_closed(Connection& c, uint16_t code, std::string_view reason)
+    {
+        if (!c.ws->close_queued()) {
+            bool valid = code == ws::kCloseNoStatus ||
+                         (code >= 1000 && code < 5000 && code != 1004 && code != 1006 && code != 1015 &&
+                          (code < 1012 || code >= 3000 || code <= 1014));
+            c.ws->queue_close(!valid                         ? ws::kCloseProtocolError
+                              : code == ws::kCloseNoStatus ? ws::kCloseNormal
+                                                           : code,
+                              "");
+            c.ws->flush();
+        }
         std::string why;
-        if (code == 0) {
-            why = "disconnected without a close frame";
+        if (code == ws::kCloseNoStatus) {
+            why = "closed (no code)";
         } else {
             why = "closed (code " + std::to_string(code);
-            if (reason && *reason)
-                why += std::string(", \"") + reason + "\"";
+            if (!reason.empty())
+                why += ", \"" + std::string(reason) + "\"";
             why += ")";
         }
-        c->impl->retire(*c, why);
+        socket_closed(c, why);
     }
 
-    void receive(Connection& c, gint type, GBytes* message)
+    void receive(Connection& c, bool text, std::string_view message)
     {
         if (c.closing)
             return;
-        if (g_bytes_get_size(message) > options_.max_message_bytes) {
-            close(c, SOUP_WEBSOCKET_CLOSE_TOO_BIG, "message too big");
-            return;
-        }
         int64_t now = g_get_monotonic_time();
         if (!c.bucket.take(now)) {
             if (c.flood_started_us < 0) {
@@ -368,7 +447,7 @@ private:
                                           " messages a second (bursts of " + std::to_string(int(options_.rate_burst)) +
                                           "); messages are being dropped, and the connection closes if this goes on");
             } else if (now - c.flood_started_us > int64_t(options_.rate_limit_grace_ms) * 1000) {
-                close(c, kClosePolicyViolation, "rate limit exceeded");
+                close(c, ws::kClosePolicyViolation, "rate limit exceeded");
                 return;
             }
             c.last_drop_us = now;
@@ -377,13 +456,11 @@ private:
         if (c.flood_started_us >= 0 && now - c.last_drop_us > G_USEC_PER_SEC)
             c.flood_started_us = -1;
 
-        if (type != SOUP_WEBSOCKET_DATA_TEXT) {
+        if (!text) {
             hub_.send_error(c.id, "binary frames are not part of the protocol: send JSON in text frames");
             return;
         }
-        gsize size = 0;
-        auto* data = static_cast<const char*>(g_bytes_get_data(message, &size));
-        protocol::Parsed<protocol::ClientMessage> parsed = protocol::parse_client_message({data, size});
+        protocol::Parsed<protocol::ClientMessage> parsed = protocol::parse_client_message(message);
         if (parsed)
             hub_.handle(c.id, parsed.value());
         else
@@ -398,41 +475,83 @@ private:
         if (it == connections_.end() || it->second->closing)
             return;
         Connection& c = *it->second;
-        if (soup_websocket_connection_get_state(c.ws.get()) != SOUP_WEBSOCKET_STATE_OPEN)
-            return;
-        soup_websocket_connection_send_text(c.ws.get(), json.c_str());
-        c.sent_bytes += json.size() + (json.size() < 126 ? 2 : json.size() < 65536 ? 4 : 10);
+        c.ws->queue(ws::Opcode::Text, json);
+        mark_dirty(c);
         check_outbound(c);
     }
 
-    // Bytes handed to libsoup that the peer's TCP stack has not acknowledged
-    // sit in our queue or our socket buffer. Asks the kernel only when the
-    // last reading leaves room for doubt, so the common path costs nothing.
+    // Frames queued during a pass go out together at its end: one send()
+    // for everything a peer is due, however many messages that is.
+    void mark_dirty(Connection& c)
+    {
+        if (c.dirty || c.closed)
+            return;
+        c.dirty = true;
+        dirty_.push_back(&c);
+        if (!in_dispatch_)
+            wake();
+    }
+
+    void flush_dirty()
+    {
+        std::vector<Connection*> dirty;
+        dirty.swap(dirty_);
+        for (Connection* c : dirty) {
+            c->dirty = false;
+            if (!c->closed)
+                flush(*c);
+        }
+    }
+
+    void flush(Connection& c)
+    {
+        WsConnection::WriteStatus status = c.ws->flush();
+        if (status == WsConnection::WriteStatus::Failed) {
+            socket_closed(c, c.ws->error());
+            return;
+        }
+        uint32_t want = EPOLLIN | (status == WsConnection::WriteStatus::Blocked ? uint32_t(EPOLLOUT) : 0u);
+        if (want != c.watching) {
+            c.watching = want;
+            epoll_->modify(c.ws->fd(), want, &c);
+        }
+        // Our close frame is out: the end of the stream follows it, and the
+        // peer's answer (or its closing the socket) ends the connection.
+        if (status == WsConnection::WriteStatus::Done && c.ws->close_queued())
+            c.ws->shutdown_write();
+    }
+
+    // Bytes queued that the peer's TCP stack has not acknowledged sit in our
+    // queue or the socket buffer. Asks the kernel only when the last reading
+    // leaves room for doubt, so the common path costs nothing.
     void check_outbound(Connection& c)
     {
-        if (c.sent_bytes - std::min(c.sent_bytes, c.acked_bytes) <= options_.max_outbound_bytes / 2 || !c.socket)
+        uint64_t queued = c.ws->queued_total();
+        if (queued - std::min(queued, c.acked_bytes) <= options_.max_outbound_bytes / 2)
             return;
         struct tcp_info info {};
         socklen_t len = sizeof info;
-        if (getsockopt(g_socket_get_fd(c.socket.get()), IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+        if (getsockopt(c.ws->fd(), IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
             len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof info.tcpi_bytes_acked)
             return;
+        // The handshake's response was acknowledged too, but is not counted
+        // in `queued`: a few hundred bytes of slack.
         c.acked_bytes = info.tcpi_bytes_acked;
-        uint64_t pending = c.sent_bytes - std::min(c.sent_bytes, c.acked_bytes);
+        uint64_t pending = queued - std::min(queued, c.acked_bytes);
         if (pending > options_.max_outbound_bytes)
             drop(c, "not reading its socket (" + std::to_string(pending) + " bytes unsent, limit " +
                         std::to_string(options_.max_outbound_bytes) + ")");
     }
 
-
     // Orderly close with a code. The hub forgets the peer at once; the socket
-    // lingers until the close handshake ends (or briefly, if it never does).
-    void close(Connection& c, gushort code, const char* reason)
+    // lingers until the peer answers (or briefly, if it never does).
+    void close(Connection& c, uint16_t code, const std::string& reason)
     {
-        if (c.closing)
+        if (c.closing || c.closed)
             return;
-        soup_websocket_connection_close(c.ws.get(), code, reason);
-        retire(c, std::string("closed by the server (code ") + std::to_string(code) + ", " + reason + ")");
+        c.ws->queue_close(code, reason);
+        mark_dirty(c);
+        retire(c, "closed by the server (code " + std::to_string(code) + ", " + reason + ")");
     }
 
     // Forced: the peer cannot be talked to any more.
@@ -440,12 +559,29 @@ private:
     {
         if (!c.closing)
             retire(c, "dropped: " + why);
-        if (GIOStream* io = soup_websocket_connection_get_io_stream(c.ws.get()))
-            g_io_stream_close(io, nullptr, nullptr);
+        close_socket(c);
     }
 
-    // Marks a connection gone; the hub hears of it from an idle callback, never
-    // from inside a send or a libsoup signal.
+    // The connection is over (the peer closed, or reading or writing failed).
+    void socket_closed(Connection& c, const std::string& why)
+    {
+        close_socket(c);
+        if (!c.closing)
+            retire(c, why);
+    }
+
+    void close_socket(Connection& c)
+    {
+        if (c.closed)
+            return;
+        epoll_->remove(c.ws->fd());
+        c.ws->close_now();
+        c.closed = true;
+        schedule_cleanup();
+    }
+
+    // Marks a connection gone; the hub hears of it from a zero-delay timeout,
+    // never from inside a send or a read.
     void retire(Connection& c, const std::string& why)
     {
         c.closing = true;
@@ -474,27 +610,29 @@ private:
             if (it == connections_.end())
                 continue;
             Connection& c = *it->second;
-            c.on_message.disconnect();
-            c.on_error.disconnect();
             log("peer " + id + " " + c.close_reason + " (" + std::to_string(connections_.size() - 1) + " peers)");
-            c.linger_timer = ScopedSource::timeout(context_.get(), kLingerMs, [this, &c] {
-                drop(c, "close handshake timed out");
-                c.closed = true;
-                schedule_cleanup();
-                return false;
-            });
+            if (!c.closed)
+                c.linger_timer = ScopedSource::timeout(context_.get(), kLingerMs, [this, &c] {
+                    close_socket(c);
+                    return false;
+                });
             closing_.emplace(id, std::move(it->second));
             connections_.erase(it);
             hub_.remove_peer(id);
         }
+        // What the hub sent just now goes out before anything is freed.
+        flush_dirty();
         for (auto it = closing_.begin(); it != closing_.end();) {
-            if (it->second->closed)
+            Connection& c = *it->second;
+            if (c.closed && !c.dirty && !c.read_pending)
                 it = closing_.erase(it);
             else
                 ++it;
         }
         maybe_finish_shutdown();
     }
+
+    void wake() { epoll_->wake(); }
 
     void maybe_finish_shutdown()
     {
@@ -520,10 +658,14 @@ private:
     GRef<GMainContext> context_;
     ServerOptions options_;
     GRef<SoupServer> soup_;
+    std::unique_ptr<EpollSource> epoll_;
     Hub hub_;
     std::unordered_map<std::string, std::unique_ptr<Connection>> connections_;
     std::unordered_map<std::string, std::unique_ptr<Connection>> closing_;
     std::vector<std::string> retired_;
+    std::vector<Connection*> dirty_;        // frames queued, to write at the end of the pass
+    std::vector<Connection*> read_pending_; // to read on the next pass
+    bool in_dispatch_ = false;
     ScopedSource cleanup_;
     ScopedSource shutdown_timer_;
     std::function<void()> shutdown_done_;
