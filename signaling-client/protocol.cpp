@@ -1,6 +1,7 @@
 #include "protocol.h"
 
 #include "overloaded.h"
+#include "peer-json.h"
 
 #include <array>
 #include <cstring>
@@ -382,24 +383,6 @@ public:
         json_object_set_array_member(object_.get(), name, array);
         return *this;
     }
-    Writer& peer_payload(const std::variant<Sdp, Ice>& payload)
-    {
-        JsonObject* inner = json_object_new();
-        if (auto* sdp = std::get_if<Sdp>(&payload)) {
-            json_object_set_string_member(inner, "type", sdp->type == Sdp::Type::Offer ? "offer" : "answer");
-            json_object_set_string_member(inner, "sdp", sdp->sdp.c_str());
-            json_object_set_object_member(object_.get(), "sdp", inner);
-        } else {
-            const Ice& ice = std::get<Ice>(payload);
-            json_object_set_string_member(inner, "candidate", ice.candidate.c_str());
-            json_object_set_int_member(inner, "sdpMLineIndex", ice.sdp_mline_index);
-            if (ice.sdp_mid)
-                json_object_set_string_member(inner, "sdpMid", ice.sdp_mid->c_str());
-            json_object_set_object_member(object_.get(), "ice", inner);
-        }
-        return *this;
-    }
-
     std::string text() const
     {
         GRef<JsonNode> node = adopt_ref(json_node_new(JSON_NODE_OBJECT));
@@ -495,6 +478,13 @@ std::string ParseError::message() const
 
 Parsed<ClientMessage> parse_client_message(std::string_view text)
 {
+    if (std::optional<Peer> peer = read_plain_peer(text))
+        return ClientMessage(std::move(*peer));
+    return parse_client_message_with_json_glib(text);
+}
+
+Parsed<ClientMessage> parse_client_message_with_json_glib(std::string_view text)
+{
     Parsed<Envelope> env = open_envelope(text);
     if (!env)
         return env.error();
@@ -540,6 +530,13 @@ Parsed<ClientMessage> parse_client_message(std::string_view text)
 }
 
 Parsed<ServerMessage> parse_server_message(std::string_view text)
+{
+    if (std::optional<Peer> peer = read_plain_peer(text))
+        return ServerMessage(std::move(*peer));
+    return parse_server_message_with_json_glib(text);
+}
+
+Parsed<ServerMessage> parse_server_message_with_json_glib(std::string_view text)
 {
     Parsed<Envelope> env = open_envelope(text);
     if (!env)
@@ -601,7 +598,7 @@ std::string serialize(const ClientMessage& message)
                     w.string("offer", *m.offer);
                 return w.text();
             },
-            [](const Peer& m) { return Writer("peer").string("sessionId", m.session_id).peer_payload(m.payload).text(); },
+            [](const Peer& m) { return write_peer(m); },
             [](const EndSession& m) { return Writer("endSession").string("sessionId", m.session_id).text(); },
             [](const EndSessionV1_1& m) {
                 return Writer("endSessionV1_1").string("sessionId", m.session_id).optional_string("error", m.error).text();
@@ -630,7 +627,7 @@ std::string serialize(const ServerMessage& message)
                     .optional_string("offer", m.offer)
                     .text();
             },
-            [](const Peer& m) { return Writer("peer").string("sessionId", m.session_id).peer_payload(m.payload).text(); },
+            [](const Peer& m) { return write_peer(m); },
             [](const EndSession& m) { return Writer("endSession").string("sessionId", m.session_id).text(); },
             [](const EndSessionV1_1& m) {
                 return Writer("endSessionV1_1").string("sessionId", m.session_id).optional_string("error", m.error).text();

@@ -190,6 +190,10 @@ constexpr int kMaxJsonDepth = 64;
 
 Parsed<ClientMessage> parse_client_message(std::string_view text);
 Parsed<ServerMessage> parse_server_message(std::string_view text);
+// The same without the fast path for `peer` messages (peer-json.h): every
+// message through json-glib. For tests that hold the two to the same answers.
+Parsed<ClientMessage> parse_client_message_with_json_glib(std::string_view text);
+Parsed<ServerMessage> parse_server_message_with_json_glib(std::string_view text);
 
 std::string serialize(const ClientMessage& message);
 std::string serialize(const ServerMessage& message);

@@ -1,7 +1,9 @@
 // Unit tests of signalbin::protocol: every message round-trips in both
 // directions, the wire examples of the protocol parse to the right fields,
 // and every kind of bad input gives a ParseError naming the field (never a
-// crash), including a bounded run of mutated messages.
+// crash), including a bounded run of mutated messages. The fast path for
+// `peer` messages is held to json-glib's answers on all of those inputs.
+#include "peer-json.h"
 #include "protocol.h"
 
 #include <gst/check/gstcheck.h>
@@ -750,6 +752,123 @@ GST_START_TEST(test_mutated_messages_do_not_crash)
 }
 GST_END_TEST;
 
+// ---- the fast path for peer messages ------------------------------------------
+
+namespace {
+
+// Whatever the fast path accepts, json-glib reads the same way, in both
+// directions. Returns whether the fast path accepted.
+bool check_fast_path_agrees(const std::string& text)
+{
+    std::optional<Peer> fast = read_plain_peer(text);
+    if (!fast)
+        return false;
+    Parsed<ClientMessage> c = parse_client_message_with_json_glib(text);
+    fail_unless(c.ok() && std::holds_alternative<Peer>(c.value()) && std::get<Peer>(c.value()) == *fast,
+                "fast path and json-glib disagree (client) on: %s", text.c_str());
+    Parsed<ServerMessage> s = parse_server_message_with_json_glib(text);
+    fail_unless(s.ok() && std::holds_alternative<Peer>(s.value()) && std::get<Peer>(s.value()) == *fast,
+                "fast path and json-glib disagree (server) on: %s", text.c_str());
+    return true;
+}
+
+} // namespace
+
+GST_START_TEST(test_peer_fast_path_reads_plain_messages)
+{
+    std::optional<Peer> p = read_plain_peer(
+        " {\n\t\"sessionId\" : \"S\\u00e9\\ud83d\\ude00\\n\" , \"type\":\"peer\",\r\n"
+        " \"ice\": {\"sdpMLineIndex\": 4294967295, \"candidate\": \"a\\\"b\\\\c\\/d\", \"sdpMid\": \"\"} } ");
+    fail_unless(p.has_value(), "plain peer message with spaces and escapes not read");
+    assert_strings_equal(p->session_id, "S\xc3\xa9\xf0\x9f\x98\x80\n");
+    const Ice& ice = std::get<Ice>(p->payload);
+    assert_strings_equal(ice.candidate, "a\"b\\c/d");
+    fail_unless(ice.sdp_mline_index == 4294967295u, "sdpMLineIndex is %u", ice.sdp_mline_index);
+    fail_unless(ice.sdp_mid && ice.sdp_mid->empty(), "sdpMid should be an empty string");
+
+    p = read_plain_peer(R"({"type":"peer","sessionId":"S1","sdp":{"sdp":"v=0\r\n","type":"answer"}})");
+    fail_unless(p && std::get<Sdp>(p->payload).type == Sdp::Type::Answer, "sdp answer not read");
+    assert_strings_equal(std::get<Sdp>(p->payload).sdp, "v=0\r\n");
+
+    // Everything outside the plain shape is left to json-glib, which accepts
+    // some of it (and must be the one to judge) and refuses the rest.
+    const char* declined[] = {
+        R"({"type":"peer","sessionId":"A","sessionId":"B","ice":{"candidate":"c","sdpMLineIndex":0}})",
+        R"({"type":"peer","type":"peer","sessionId":"A","ice":{"candidate":"c","sdpMLineIndex":0}})",
+        R"({"type":"peer","sessionId":"A","ice":{"candidate":"c","candidate":"d","sdpMLineIndex":0}})",
+        R"({"type":"peer","sessionId":"A","ice":{"candidate":"c","sdpMLineIndex":0,"sdpMid":null}})",
+        R"({"type":"peer","sessionId":"A","ice":{"candidate":"c","sdpMLineIndex":0,"usernameFragment":"u"}})",
+        R"({"type":"peer","sessionId":"A","ice":{"candidate":"c","sdpMLineIndex":-0}})",
+        R"({"type":"peer","sessionId":"A","ice":{"candidate":"c","sdpMLineIndex":1.0}})",
+        R"({"type":"peer","sessionId":"A","ice":{"candidate":"c","sdpMLineIndex":1e0}})",
+        R"({"type":"peer","sessionId":"A","ice":{"candidate":"c","sdpMLineIndex":01}})",
+        R"({"type":"peer","sessionId":"A","ice":{"candidate":"c","sdpMLineIndex":4294967296}})",
+        R"({"type":"peer","sessionId":"A","ice":{"candidate":"c\u0000d","sdpMLineIndex":0}})",
+        R"({"type":"peer","sessionId":"A","ice":{"candidate":"\ud800","sdpMLineIndex":0}})",
+        R"({"type":"peer","sessionId":"A","ice":{"candidate":"c","sdpMLineIndex":0}} {})",
+        R"({"type":"peer","sessionId":"A","ice":{"candidate":"c","sdpMLineIndex":0},"sdp":{"type":"offer","sdp":"v"}})",
+        R"({"type":"peer","sessionId":"A","sdp":{"type":"pranswer","sdp":"v"}})",
+        R"({"type":"peer","sessionId":"A","extra":1,"ice":{"candidate":"c","sdpMLineIndex":0}})",
+        R"({"type":"endSession","sessionId":"A"})",
+        R"({"type":"peer","sessionId":"A","ice":{"candidate":"c","sdpMLineIndex":0},})",
+        "{\"type\":\"peer\",\"sessionId\":\"A\",\"ice\":{\"candidate\":\"c\td\",\"sdpMLineIndex\":0}}",
+        "{\"type\":\"peer\",\"sessionId\":\"\xff\",\"ice\":{\"candidate\":\"c\",\"sdpMLineIndex\":0}}",
+    };
+    for (const char* text : declined)
+        fail_unless(!read_plain_peer(text), "fast path should leave this to json-glib: %s", text);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_peer_writer_escapes)
+{
+    std::string every_byte;
+    for (int c = 1; c < 0x80; ++c)
+        every_byte.push_back(static_cast<char>(c));
+    const Peer peers[] = {
+        Peer {"S1", Ice {every_byte, 7, std::nullopt}},
+        Peer {every_byte, Ice {"caf\xc3\xa9 \xf0\x9f\x98\x80", 0, every_byte}},
+        Peer {"", Sdp {Sdp::Type::Offer, "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n\"quoted\" \\back\\"}},
+        Peer {"S", Sdp {Sdp::Type::Answer, ""}},
+    };
+    for (const Peer& peer : peers) {
+        std::string text = write_peer(peer);
+        Parsed<ClientMessage> c = parse_client_message_with_json_glib(text);
+        fail_unless(c.ok() && std::get<Peer>(c.value()) == peer, "json-glib reads back something else: %s",
+                    text.c_str());
+        std::optional<Peer> fast = read_plain_peer(text);
+        fail_unless(fast && *fast == peer, "fast path reads back something else: %s", text.c_str());
+        assert_strings_equal(serialize(ServerMessage(peer)), text);
+    }
+}
+GST_END_TEST;
+
+GST_START_TEST(test_peer_fast_path_agrees_on_mutations)
+{
+    std::vector<std::string> seeds = seed_messages();
+    size_t fast = 0;
+    for (const std::string& seed : seeds)
+        fast += check_fast_path_agrees(seed);
+    fail_unless(fast >= 2, "the fast path read only %zu of the seed messages", fast);
+
+    // Mutations of every seed, then of peer messages only, where mutations
+    // that stay in the plain shape are common enough to matter.
+    std::vector<std::string> peers;
+    for (const std::string& seed : seeds) {
+        if (parse_client_message(seed).ok() && std::holds_alternative<Peer>(parse_client_message(seed).value()))
+            peers.push_back(seed);
+    }
+    peers.push_back(write_peer(Peer {"S\"1\\", Ice {"candidate:1 1 udp 2122260223 127.0.0.1 1 typ host", 1, "1"}}));
+    Random random(0xfa57);
+    size_t accepted = 0;
+    constexpr int kMutations = 20000;
+    for (int i = 0; i < kMutations; ++i) {
+        const std::vector<std::string>& from = i % 2 ? peers : seeds;
+        accepted += check_fast_path_agrees(mutate(from[static_cast<size_t>(i) % from.size()], random));
+    }
+    fail_unless(accepted > 100, "only %zu mutations stayed in the plain shape: the test proves little", accepted);
+}
+GST_END_TEST;
+
 static Suite* protocol_suite()
 {
     Suite* s = suite_create("protocol");
@@ -771,6 +890,9 @@ static Suite* protocol_suite()
     tcase_add_test(tc, test_very_long_valid_strings);
     tcase_add_test(tc, test_error_message_names_field);
     tcase_add_test(tc, test_mutated_messages_do_not_crash);
+    tcase_add_test(tc, test_peer_fast_path_reads_plain_messages);
+    tcase_add_test(tc, test_peer_writer_escapes);
+    tcase_add_test(tc, test_peer_fast_path_agrees_on_mutations);
     return s;
 }
 
