@@ -60,10 +60,9 @@ public:
     {
         if (done_)
             return;
-        if (offset_ > 0 && offset_ == buffer_.size()) {
-            buffer_.clear();
-            offset_ = 0;
-        }
+        // Compacting here, not after the events, keeps their views valid
+        // until this call.
+        compact();
         buffer_.append(data, size);
         FrameEvent event {};
         for (Step step; !done_ && (step = next(event)) != Step::NeedMore;) {
@@ -73,7 +72,6 @@ public:
                 done_ = true;
             on_event(event);
         }
-        compact();
     }
 
     bool done() const { return done_; }
