@@ -170,7 +170,8 @@ void Producer::session_requested(const std::string& session_id, const std::strin
         events_.consumer_added(peer_id, consumer->webrtcbin());
 }
 
-void Producer::remove_consumer(const std::string& session_id, bool tell_peer, const std::string& why)
+// `session_id` is a copy: callers pass the key of the entry erased here.
+void Producer::remove_consumer(std::string session_id, bool tell_peer, const std::string& why)
 {
     auto it = consumers_.find(session_id);
     if (it == consumers_.end())

@@ -46,7 +46,7 @@ public:
 private:
     void session_requested(const std::string& session_id, const std::string& peer_id,
                            const std::optional<std::string>& offer);
-    void remove_consumer(const std::string& session_id, bool tell_peer, const std::string& why);
+    void remove_consumer(std::string session_id, bool tell_peer, const std::string& why);
     bool streams_ready() const;
 
     GstElement* element_;
