@@ -116,6 +116,72 @@ GstElement* make_encoder(Codec codec, unsigned keyframe_interval, unsigned bitra
     return encoder;
 }
 
+namespace {
+
+// What the SDP promises for H.264, whatever the encoder's SPS says (browsers
+// match on profile-level-id, and x264's constrained baseline comes out as
+// 42c0xx).
+constexpr const char* kH264Fmtp[][2] = {{"profile-level-id", "42e01f"}, {"packetization-mode", "1"}};
+
+GstCaps* without_fmtp(const GstCaps* caps)
+{
+    GstCaps* open = gst_caps_copy(caps);
+    for (guint i = 0; i < gst_caps_get_size(open); ++i) {
+        for (const auto& field : kH264Fmtp)
+            gst_structure_remove_field(gst_caps_get_structure(open, i), field[0]);
+    }
+    return open;
+}
+
+// The payloader derives those fields from the stream and negotiates them
+// with webrtcbin, which holds the SDP's values. Its caps queries are answered
+// here as if neither side had a say in them (its own values pass), and its
+// caps event carries the SDP's. Pad probes rather than a capssetter element,
+// which would split each frame's list of packets into single buffers and so
+// make every element after it, down to the socket, work packet by packet.
+GstPadProbeReturn set_h264_fmtp(GstPad* pad, GstPadProbeInfo* info, gpointer)
+{
+    if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_EVENT_BOTH) {
+        GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info);
+        if (GST_EVENT_TYPE(event) != GST_EVENT_CAPS)
+            return GST_PAD_PROBE_OK;
+        GstCaps* caps = nullptr;
+        gst_event_parse_caps(event, &caps);
+        GstCaps* fixed = gst_caps_copy(caps);
+        for (const auto& field : kH264Fmtp)
+            gst_caps_set_simple(fixed, field[0], G_TYPE_STRING, field[1], nullptr);
+        GstEvent* replacement = gst_event_new_caps(fixed);
+        gst_caps_unref(fixed);
+        gst_event_unref(event);
+        GST_PAD_PROBE_INFO_DATA(info) = replacement;
+        return GST_PAD_PROBE_OK;
+    }
+    GstQuery* query = GST_PAD_PROBE_INFO_QUERY(info);
+    if (GST_QUERY_TYPE(query) != GST_QUERY_CAPS)
+        return GST_PAD_PROBE_OK;
+    GstPad* peer = gst_pad_get_peer(pad);
+    if (!peer)
+        return GST_PAD_PROBE_OK;
+    GstCaps* filter = nullptr;
+    gst_query_parse_caps(query, &filter);
+    GstCaps* open_filter = filter ? without_fmtp(filter) : nullptr;
+    GstCaps* peer_caps = gst_pad_query_caps(peer, open_filter);
+    gst_object_unref(peer);
+    GstCaps* result = without_fmtp(peer_caps);
+    gst_caps_unref(peer_caps);
+    if (filter) {
+        GstCaps* both = gst_caps_intersect_full(filter, result, GST_CAPS_INTERSECT_FIRST);
+        gst_caps_unref(result);
+        result = both;
+        gst_caps_unref(open_filter);
+    }
+    gst_query_set_caps_result(query, result);
+    gst_caps_unref(result);
+    return GST_PAD_PROBE_HANDLED;
+}
+
+} // namespace
+
 GstElement* make_payloader(Codec codec, int payload)
 {
     const CodecInfo& info = codec_info(codec);
@@ -126,6 +192,12 @@ GstElement* make_payloader(Codec codec, int payload)
     if (codec == Codec::H264) {
         g_object_set(pay, "config-interval", -1, nullptr);
         gst_util_set_object_arg(G_OBJECT(pay), "aggregate-mode", "zero-latency");
+        GstPad* src = gst_element_get_static_pad(pay, "src");
+        gst_pad_add_probe(src,
+                          static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM |
+                                                       GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM),
+                          set_h264_fmtp, nullptr, nullptr);
+        gst_object_unref(src);
     }
     return pay;
 }

@@ -45,7 +45,8 @@ GRef<GstCaps> rtp_caps(Codec codec, int payload);
 // between key frames (video). nullptr if the plugin is missing.
 GstElement* make_encoder(Codec codec, unsigned keyframe_interval, unsigned bitrate_kbps);
 // Payloader for one consumer: zero-latency aggregation, parameter sets with
-// every key frame, MTU for WebRTC.
+// every key frame, MTU for WebRTC. H.264 caps carry the SDP's fmtp
+// (profile-level-id 42e01f, packetization-mode 1), set by pad probes.
 GstElement* make_payloader(Codec codec, int payload);
 // The first installed decoder for the codec, or nullptr.
 GstElement* make_decoder(Codec codec);

@@ -325,18 +325,6 @@ bool Consumer::link_branch(const Plan& plan, GstPad* webrtc_pad)
     }
     gst_object_set_name(GST_OBJECT(b.payloader), (prefix + "-pay").c_str());
     std::vector<GstElement*> chain {b.queue, b.payloader};
-    if (plan.codec == Codec::H264) {
-        // The payloader derives profile-level-id from the encoder's SPS; say
-        // what the SDP promised, as browsers match on it.
-        b.fixer = gst_element_factory_make("capssetter", (prefix + "-fmtp").c_str());
-        if (b.fixer) {
-            GstCaps* caps = gst_caps_from_string(
-                "application/x-rtp,profile-level-id=(string)42e01f,packetization-mode=(string)1");
-            g_object_set(b.fixer, "caps", caps, "join", TRUE, "replace", FALSE, nullptr);
-            gst_caps_unref(caps);
-            chain.push_back(b.fixer);
-        }
-    }
     for (GstElement* e : chain)
         gst_bin_add(context_.bin, e);
     for (size_t i = 1; i < chain.size(); ++i)
@@ -487,7 +475,7 @@ void Consumer::teardown(std::function<void()> done)
             for (Branch& b : c.branches_) {
                 if (b.tee_pad)
                     gst_element_release_request_pad(b.tee, b.tee_pad.get());
-                for (GstElement* e : {b.queue, b.payloader, b.fixer}) {
+                for (GstElement* e : {b.queue, b.payloader}) {
                     if (!e)
                         continue;
                     gst_element_set_locked_state(e, TRUE);

@@ -74,7 +74,6 @@ private:
         GRef<GstPad> tee_pad;
         GstElement* queue = nullptr;
         GstElement* payloader = nullptr;
-        GstElement* fixer = nullptr; // capssetter for H.264's fmtp
         GRef<GstPad> webrtc_pad;
     };
     struct Plan {
