@@ -1,6 +1,7 @@
 // signalbin-launch: runs WebRTC pipelines with the signalling server and the
 // web page in the same process, and reports what happens.
 #include "glib-ptr.h"
+#include "gst-bin.h"
 #include "options.h"
 #include "server.h"
 #include "status.h"
@@ -93,13 +94,10 @@ struct App {
 // Points every signalsink and signalsrc of the pipeline at our server.
 void configure_elements(App& app)
 {
-    GstIterator* it = gst_bin_iterate_recurse(GST_BIN(app.pipeline.get()));
-    GValue item = G_VALUE_INIT;
-    while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
-        auto* element = GST_ELEMENT(g_value_get_object(&item));
-        GstElementFactory* factory = gst_element_get_factory(element);
-        const char* kind = factory ? GST_OBJECT_NAME(factory) : "";
-        if (g_strcmp0(kind, "signalsink") == 0 || g_strcmp0(kind, "signalsrc") == 0) {
+    for (const GRef<GstElement>& e : bin_elements(GST_BIN(app.pipeline.get()))) {
+        GstElement* element = e.get();
+        std::string kind = factory_name(element);
+        if (kind == "signalsink" || kind == "signalsrc") {
             const Options& o = app.options;
             g_object_set(element, "server-url", app.element_url.c_str(), "run-server", FALSE, nullptr);
             if (!o.token.empty())
@@ -119,13 +117,10 @@ void configure_elements(App& app)
             };
             set_list("turn-servers", o.turn_servers);
             set_list("ice-local-addresses", o.ice_local_addresses);
-            if (g_strcmp0(kind, "signalsink") == 0)
+            if (kind == "signalsink")
                 app.sinks.push_back(element);
         }
-        g_value_reset(&item);
     }
-    g_value_unset(&item);
-    gst_iterator_free(it);
 }
 
 void finish(App& app)

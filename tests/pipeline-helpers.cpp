@@ -1,5 +1,7 @@
 #include "pipeline-helpers.h"
 
+#include "gst-bin.h"
+
 #include <gst/check/gstcheck.h>
 
 #include <unistd.h>
@@ -8,45 +10,6 @@
 #include <cstring>
 
 namespace signalbin::test {
-
-namespace {
-
-// Elements inside `bin` (recursively or not), as references taken while
-// iterating; restarts when the bin changes underneath.
-std::vector<GRef<GstElement>> elements_of(GstElement* bin, bool recurse)
-{
-    std::vector<GRef<GstElement>> found;
-    GstIterator* it = recurse ? gst_bin_iterate_recurse(GST_BIN(bin)) : gst_bin_iterate_elements(GST_BIN(bin));
-    GValue item = G_VALUE_INIT;
-    bool done = false;
-    while (!done) {
-        switch (gst_iterator_next(it, &item)) {
-        case GST_ITERATOR_OK:
-            found.push_back(take_ref(GST_ELEMENT(g_value_get_object(&item))));
-            g_value_reset(&item);
-            break;
-        case GST_ITERATOR_RESYNC:
-            found.clear();
-            gst_iterator_resync(it);
-            break;
-        case GST_ITERATOR_ERROR:
-        case GST_ITERATOR_DONE:
-            done = true;
-            break;
-        }
-    }
-    g_value_unset(&item);
-    gst_iterator_free(it);
-    return found;
-}
-
-std::string factory_name(GstElement* element)
-{
-    GstElementFactory* factory = gst_element_get_factory(element);
-    return factory ? GST_OBJECT_NAME(factory) : "";
-}
-
-} // namespace
 
 std::string message_text(GstMessage* message)
 {
@@ -125,7 +88,7 @@ Pipeline::Pipeline(const std::string& description)
                 error ? error->message : "unknown error");
     // gst_parse_launch hands out a floating reference.
     pipeline_ = g_object_is_floating(raw) ? GRef<GstElement>::ref(raw) : adopt_ref(raw);
-    for (const GRef<GstElement>& e : elements_of(pipeline_.get(), true)) {
+    for (const GRef<GstElement>& e : bin_elements(GST_BIN(pipeline_.get()))) {
         std::string factory = factory_name(e.get());
         if (factory == "signalsink" || factory == "signalsrc")
             gst_util_set_object_arg(G_OBJECT(e.get()), "ice-local-addresses", "<127.0.0.1>");
@@ -523,7 +486,7 @@ std::vector<std::string> elements_with_klass(GstElement* bin, std::initializer_l
                                              bool recurse)
 {
     std::vector<std::string> names;
-    for (const GRef<GstElement>& e : elements_of(bin, recurse)) {
+    for (const GRef<GstElement>& e : bin_elements(GST_BIN(bin), recurse)) {
         GstElementFactory* factory = gst_element_get_factory(e.get());
         const char* klass = factory ? gst_element_factory_get_metadata(factory, GST_ELEMENT_METADATA_KLASS) : nullptr;
         if (!klass)
@@ -539,7 +502,7 @@ std::vector<std::string> elements_with_klass(GstElement* bin, std::initializer_l
 std::vector<std::string> elements_of_factory(GstElement* bin, const char* factory)
 {
     std::vector<std::string> names;
-    for (const GRef<GstElement>& e : elements_of(bin, true)) {
+    for (const GRef<GstElement>& e : bin_elements(GST_BIN(bin))) {
         if (factory_name(e.get()) == factory)
             names.push_back(GST_ELEMENT_NAME(e.get()));
     }
@@ -549,7 +512,7 @@ std::vector<std::string> elements_of_factory(GstElement* bin, const char* factor
 std::vector<std::string> child_names(GstElement* bin)
 {
     std::vector<std::string> names;
-    for (const GRef<GstElement>& e : elements_of(bin, false))
+    for (const GRef<GstElement>& e : bin_elements(GST_BIN(bin), false))
         names.push_back(GST_ELEMENT_NAME(e.get()));
     return names;
 }

@@ -1,5 +1,7 @@
 #include "bench-util.h"
 
+#include "gst-bin.h"
+
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -328,29 +330,10 @@ void sleep_checking(gint64 us, const std::vector<Pipeline*>& watch)
 std::vector<GRef<GstElement>> elements_of_factory(GstElement* bin, const char* factory)
 {
     std::vector<GRef<GstElement>> found;
-    GstIterator* it = gst_bin_iterate_recurse(GST_BIN(bin));
-    GValue item = G_VALUE_INIT;
-    bool done = false;
-    while (!done) {
-        switch (gst_iterator_next(it, &item)) {
-        case GST_ITERATOR_OK: {
-            auto* e = GST_ELEMENT(g_value_get_object(&item));
-            GstElementFactory* f = gst_element_get_factory(e);
-            if (f && g_str_equal(GST_OBJECT_NAME(f), factory))
-                found.push_back(GRef<GstElement>::ref(e));
-            g_value_reset(&item);
-            break;
-        }
-        case GST_ITERATOR_RESYNC:
-            found.clear();
-            gst_iterator_resync(it);
-            break;
-        default:
-            done = true;
-        }
+    for (GRef<GstElement>& e : bin_elements(GST_BIN(bin))) {
+        if (factory_name(e.get()) == factory)
+            found.push_back(std::move(e));
     }
-    g_value_unset(&item);
-    gst_iterator_free(it);
     return found;
 }
 
