@@ -44,18 +44,20 @@ EpollSource::~EpollSource()
 
 bool EpollSource::add(int fd, uint32_t events, void* tag)
 {
-    epoll_event event {};
-    event.events = events;
-    event.data.ptr = tag;
-    return epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) == 0;
+    return control(EPOLL_CTL_ADD, fd, events, tag);
 }
 
 bool EpollSource::modify(int fd, uint32_t events, void* tag)
 {
+    return control(EPOLL_CTL_MOD, fd, events, tag);
+}
+
+bool EpollSource::control(int op, int fd, uint32_t events, void* tag)
+{
     epoll_event event {};
     event.events = events;
     event.data.ptr = tag;
-    return epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event) == 0;
+    return epoll_ctl(epoll_fd_, op, fd, &event) == 0;
 }
 
 void EpollSource::remove(int fd)

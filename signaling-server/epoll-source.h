@@ -39,6 +39,7 @@ public:
 private:
     struct Source;
     EpollSource(int epoll_fd, Handler handler);
+    bool control(int op, int fd, uint32_t events, void* tag);
     static gboolean dispatch(GSource* source, GSourceFunc, gpointer);
 
     int epoll_fd_;

@@ -128,6 +128,7 @@ public:
             soup_server_disconnect(soup_.get());
         }
         dirty_.clear();
+        flushing_.clear();
         read_pending_.clear();
         connections_.clear();
         closing_.clear();
@@ -494,13 +495,14 @@ private:
 
     void flush_dirty()
     {
-        std::vector<Connection*> dirty;
-        dirty.swap(dirty_);
-        for (Connection* c : dirty) {
+        // The two lists trade places, so neither allocates once it has grown.
+        flushing_.swap(dirty_);
+        for (Connection* c : flushing_) {
             c->dirty = false;
             if (!c->closed)
                 flush(*c);
         }
+        flushing_.clear();
     }
 
     void flush(Connection& c)
@@ -664,6 +666,7 @@ private:
     std::unordered_map<std::string, std::unique_ptr<Connection>> closing_;
     std::vector<std::string> retired_;
     std::vector<Connection*> dirty_;        // frames queued, to write at the end of the pass
+    std::vector<Connection*> flushing_;     // dirty_ while flush_dirty() writes it
     std::vector<Connection*> read_pending_; // to read on the next pass
     bool in_dispatch_ = false;
     ScopedSource cleanup_;

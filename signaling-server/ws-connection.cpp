@@ -18,6 +18,28 @@ WsConnection::~WsConnection()
     close_now();
 }
 
+// A recv()/send() result as read_some()/write_some() return it.
+ssize_t WsConnection::socket_result(ssize_t n, const char* what)
+{
+    if (n >= 0)
+        return n;
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return kWouldBlock;
+    error_ = std::string(what) + " failed: " + std::strerror(errno);
+    return -1;
+}
+
+// The same for a GIO pollable stream's result.
+ssize_t WsConnection::stream_result(gssize n, const GError* error, const char* what)
+{
+    if (n >= 0)
+        return n;
+    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        return kWouldBlock;
+    error_ = std::string(what) + " failed: " + (error ? error->message : "unknown error");
+    return -1;
+}
+
 ssize_t WsConnection::read_some(char* buffer, size_t size)
 {
     if (closed_)
@@ -27,23 +49,14 @@ ssize_t WsConnection::read_some(char* buffer, size_t size)
         do
             n = recv(fd_, buffer, size, MSG_DONTWAIT);
         while (n < 0 && errno == EINTR);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return kWouldBlock;
-        if (n < 0)
-            error_ = std::string("read failed: ") + std::strerror(errno);
-        return n;
+        return socket_result(n, "read");
     }
     GErrorPtr error;
-    gssize n = g_pollable_input_stream_read_nonblocking(
-        G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(stream_.get())), buffer, size, nullptr,
-        GErrorOut(error));
-    if (n < 0 && g_error_matches(error.get(), G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
-        // Whatever libsoup had buffered is consumed.
-        direct_ = raw_socket_;
-        return kWouldBlock;
-    }
-    if (n < 0)
-        error_ = std::string("read failed: ") + (error ? error->message : "unknown error");
+    gssize got = g_pollable_input_stream_read_nonblocking(
+        G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(stream_.get())), buffer, size, nullptr, GErrorOut(error));
+    ssize_t n = stream_result(got, error.get(), "read");
+    if (n == kWouldBlock)
+        direct_ = raw_socket_; // whatever libsoup had buffered is consumed
     return n;
 }
 
@@ -54,21 +67,12 @@ ssize_t WsConnection::write_some(const char* data, size_t size)
         do
             n = send(fd_, data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
         while (n < 0 && errno == EINTR);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return kWouldBlock;
-        if (n < 0)
-            error_ = std::string("write failed: ") + std::strerror(errno);
-        return n;
+        return socket_result(n, "write");
     }
     GErrorPtr error;
-    gssize n = g_pollable_output_stream_write_nonblocking(
-        G_POLLABLE_OUTPUT_STREAM(g_io_stream_get_output_stream(stream_.get())), data, size, nullptr,
-        GErrorOut(error));
-    if (n < 0 && g_error_matches(error.get(), G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-        return kWouldBlock;
-    if (n < 0)
-        error_ = std::string("write failed: ") + (error ? error->message : "unknown error");
-    return n;
+    gssize put = g_pollable_output_stream_write_nonblocking(
+        G_POLLABLE_OUTPUT_STREAM(g_io_stream_get_output_stream(stream_.get())), data, size, nullptr, GErrorOut(error));
+    return stream_result(put, error.get(), "write");
 }
 
 void WsConnection::queue(ws::Opcode opcode, std::string_view payload)

@@ -60,7 +60,6 @@ public:
     enum class WriteStatus { Done, Blocked, Failed };
     // Writes what is queued: Blocked means wait until the socket is writable.
     WriteStatus flush();
-    bool has_unsent() const { return out_offset_ < out_.size(); }
     // Every byte ever queued, headers included: with the kernel's count of
     // bytes acknowledged, how much the peer has not taken yet.
     uint64_t queued_total() const { return queued_total_; }
@@ -70,13 +69,14 @@ public:
     void shutdown_write();
     // Closes the socket now.
     void close_now();
-    bool is_closed() const { return closed_; }
     const std::string& error() const { return error_; }
 
 private:
     static constexpr ssize_t kWouldBlock = -2;
     ssize_t read_some(char* buffer, size_t size);
     ssize_t write_some(const char* data, size_t size);
+    ssize_t socket_result(ssize_t n, const char* what);
+    ssize_t stream_result(gssize n, const GError* error, const char* what);
 
     GRef<GIOStream> stream_;
     GRef<GSocket> socket_;
