@@ -130,15 +130,28 @@ void Inbox::record_invalid(const protocol::ParseError& error)
     invalid_.push_back(error);
 }
 
+// Check carries a failure message only up to 8 KiB (longer ones end the
+// test program with "Message string too long" and hide the failure), so
+// this shows the newest messages, each shortened, within about 5 KiB.
 std::string Inbox::describe() const
 {
-    std::string out = "received " + std::to_string(all_.size()) + " messages (" + std::to_string(unread_.size()) +
-                      " unread):\n";
-    for (const protocol::ServerMessage& m : all_)
-        out += "  " + protocol::serialize(m) + "\n";
+    constexpr size_t kLine = 300, kBudget = 5000;
+    auto shorten = [](std::string line) {
+        if (line.size() > kLine)
+            line = line.substr(0, kLine) + "... (" + std::to_string(line.size()) + " bytes)";
+        return "  " + line + "\n";
+    };
+    std::string lines;
     for (const protocol::ParseError& e : invalid_)
-        out += "  invalid frame: " + e.message() + "\n";
-    return out;
+        lines += shorten("invalid frame: " + e.message());
+    size_t shown = 0;
+    for (auto it = all_.rbegin(); it != all_.rend() && lines.size() < kBudget; ++it, ++shown)
+        lines.insert(0, shorten(protocol::serialize(*it)));
+    std::string out = "received " + std::to_string(all_.size()) + " messages (" + std::to_string(unread_.size()) +
+                      " unread)";
+    if (shown < all_.size())
+        out += ", the last " + std::to_string(shown) + " shown";
+    return out + ":\n" + lines;
 }
 
 // ---- TestPeer ---------------------------------------------------------------
