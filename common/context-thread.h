@@ -6,6 +6,8 @@
 
 #include "glib-ptr.h"
 
+#include <pthread.h>
+
 #include <functional>
 #include <string>
 #include <thread>
@@ -17,16 +19,17 @@ public:
     explicit ContextThread(const char* name)
         : context_(adopt_ref(g_main_context_new())), loop_(adopt_ref(g_main_loop_new(context_.get(), FALSE)))
     {
-        GMainLoop* loop = loop_.get();
-        GMainContext* context = context_.get();
-        std::string thread_name = name;
-        thread_ = std::thread([loop, context, thread_name] {
-            g_main_context_push_thread_default(context);
-            g_main_loop_run(loop);
+        // The thread holds its own references: when the object is destroyed
+        // from a function running on the thread itself, stop() detaches it,
+        // and the loop and context must outlive the object until it returns.
+        thread_ = std::thread([loop = loop_, context = context_, thread_name = std::string(name)] {
+            pthread_setname_np(pthread_self(), thread_name.substr(0, 15).c_str()); // for gdb, top, perf
+            g_main_context_push_thread_default(context.get());
+            g_main_loop_run(loop.get());
             // Let sources that were destroyed during shutdown release their data.
-            while (g_main_context_iteration(context, FALSE)) {
+            while (g_main_context_iteration(context.get(), FALSE)) {
             }
-            g_main_context_pop_thread_default(context);
+            g_main_context_pop_thread_default(context.get());
         });
         // Wait until the loop runs, so stop() cannot race its start.
         invoke_sync([] {});
