@@ -117,7 +117,8 @@ public:
         : context_(take_ref(context ? context : g_main_context_default())),
           options_(std::move(options)),
           hub_(Hub::Output {[this](const std::string& id, const std::string& json) { deliver(id, json); },
-                            [this](const std::string& line) { log(line); }})
+                            [this](const std::string& line) { log(line); }},
+               options_.make_session_id)
     {
     }
 

@@ -32,6 +32,10 @@ struct ServerOptions {
     unsigned keepalive_seconds = 20;        // TCP keep-alive: probes after this idle time, every
                                             // quarter of it; 3 unanswered and the peer is dropped
 
+    // Session ids; empty: random UUIDs. Tests give ids other servers use
+    // (sequential ones that share a prefix).
+    std::function<std::string()> make_session_id;
+
     // One line per connection, session start and end. Empty: silent.
     std::function<void(const std::string& line)> log;
 };

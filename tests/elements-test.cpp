@@ -15,8 +15,6 @@ using namespace signalbin::test;
 
 namespace {
 
-constexpr guint64 kFrames = 30;
-
 // Checks, when the test is over, that its pipelines closed every socket.
 class SocketCheck {
 public:
@@ -33,35 +31,6 @@ public:
 private:
     int before_;
 };
-
-// signalsink serving raw or encoded input through its embedded server on a
-// free port, named "cam".
-std::string embedded_sink(const std::string& extra = "")
-{
-    return "signalsink name=sink run-server=true server-url=ws://127.0.0.1:0 meta=\"meta,name=cam\" " + extra;
-}
-
-std::string consumer_src(unsigned port, const std::string& extra = "")
-{
-    return "signalsrc name=src server-url=ws://127.0.0.1:" + std::to_string(port) + " producer-name=cam " + extra;
-}
-
-// The embedded server's port, read as soon as the producer is PLAYING.
-unsigned server_port(Pipeline& producer)
-{
-    GRef<GstElement> sink = producer.element("sink");
-    guint port = 0;
-    g_object_get(sink.get(), "server-port", &port, nullptr);
-    fail_unless(port != 0, "signalsink run-server=true reports server-port 0 once PLAYING");
-    return port;
-}
-
-void expect_buffers(BufferCounter& counter, guint64 n, const char* what, std::initializer_list<Pipeline*> watch)
-{
-    fail_unless(counter.wait_for(n, kTimeout, watch), "%s: only %" G_GUINT64_FORMAT " buffers of %" G_GUINT64_FORMAT
-                " within %" G_GUINT64_FORMAT " s",
-                what, counter.count(), n, static_cast<guint64>(kTimeout / GST_SECOND));
-}
 
 void expect_media(const BufferCounter& counter, const char* media_type)
 {
@@ -532,41 +501,10 @@ GST_START_TEST(test_eos_on_leave_embedded_server)
 }
 GST_END_TEST;
 
-// Threads that ran DTLS hold OpenSSL thread-local state, freed as they end.
-// OpenSSL frees its own state in an atexit handler, and a thread that ends
-// after it crashes the process (OpenSSL issue 6214). gst_deinit(), gstcheck's
-// atexit handler, ends GLib's idle pool threads, where GStreamer's streaming
-// threads wait once GST_END_TEST has cleaned up the task pool. So: in the
-// parent, idle pool threads stay (none ends on its own); after each test, in
-// its process, they are ended while OpenSSL is alive, and waited for.
-static void keep_pool_threads()
-{
-    g_thread_pool_set_max_unused_threads(-1);
-    g_thread_pool_set_max_idle_time(0);
-}
-
-static void end_idle_pool_threads()
-{
-    int idle = static_cast<int>(g_thread_pool_get_num_unused_threads());
-    int threads = thread_count();
-    g_thread_pool_set_max_unused_threads(0);
-    gint64 deadline = g_get_monotonic_time() + 10 * G_TIME_SPAN_SECOND;
-    while (thread_count() > threads - idle && g_get_monotonic_time() < deadline)
-        g_usleep(1000); // threads ending: there is no event to wait on
-    g_thread_pool_set_max_unused_threads(-1);
-}
-
 static Suite* elements_suite()
 {
     Suite* s = suite_create("elements");
-    auto add = [s](const char* name) {
-        TCase* tc = tcase_create(name);
-        tcase_set_timeout(tc, 120);
-        tcase_add_unchecked_fixture(tc, keep_pool_threads, nullptr);
-        tcase_add_checked_fixture(tc, nullptr, end_idle_pool_threads);
-        suite_add_tcase(s, tc);
-        return tc;
-    };
+    auto add = [s](const char* name) { return element_tcase(s, name); };
 
     TCase* tc = add("streams");
     tcase_add_test(tc, test_video);

@@ -38,6 +38,70 @@ std::string message_text(GstMessage* message)
     return std::string(GST_MESSAGE_SRC_NAME(message) ? GST_MESSAGE_SRC_NAME(message) : "?") + ": " + text;
 }
 
+std::string embedded_sink(const std::string& extra)
+{
+    return "signalsink name=sink run-server=true server-url=ws://127.0.0.1:0 meta=\"meta,name=cam\" " + extra;
+}
+
+std::string consumer_src(unsigned port, const std::string& extra)
+{
+    return "signalsrc name=src server-url=ws://127.0.0.1:" + std::to_string(port) + " producer-name=cam " + extra;
+}
+
+void expect_buffers(BufferCounter& counter, guint64 n, const char* what, std::initializer_list<Pipeline*> watch)
+{
+    fail_unless(counter.wait_for(n, kTimeout, watch), "%s: only %" G_GUINT64_FORMAT " buffers of %" G_GUINT64_FORMAT
+                " within %" G_GUINT64_FORMAT " s",
+                what, counter.count(), n, static_cast<guint64>(kTimeout / GST_SECOND));
+}
+
+unsigned server_port(Pipeline& producer)
+{
+    GRef<GstElement> sink = producer.element("sink");
+    guint port = 0;
+    g_object_get(sink.get(), "server-port", &port, nullptr);
+    fail_unless(port != 0, "signalsink run-server=true reports server-port 0 once PLAYING");
+    return port;
+}
+
+namespace {
+
+// Threads that ran DTLS hold OpenSSL thread-local state, freed as they end.
+// OpenSSL frees its own state in an atexit handler, and a thread that ends
+// after it crashes the process (OpenSSL issue 6214). gst_deinit(), gstcheck's
+// atexit handler, ends GLib's idle pool threads, where GStreamer's streaming
+// threads wait once GST_END_TEST has cleaned up the task pool. So: in the
+// parent, idle pool threads stay (none ends on its own); after each test, in
+// its process, they are ended while OpenSSL is alive, and waited for.
+void keep_pool_threads()
+{
+    g_thread_pool_set_max_unused_threads(-1);
+    g_thread_pool_set_max_idle_time(0);
+}
+
+void end_idle_pool_threads()
+{
+    int idle = static_cast<int>(g_thread_pool_get_num_unused_threads());
+    int threads = thread_count();
+    g_thread_pool_set_max_unused_threads(0);
+    gint64 deadline = g_get_monotonic_time() + 10 * G_TIME_SPAN_SECOND;
+    while (thread_count() > threads - idle && g_get_monotonic_time() < deadline)
+        g_usleep(1000); // threads ending: there is no event to wait on
+    g_thread_pool_set_max_unused_threads(-1);
+}
+
+} // namespace
+
+TCase* element_tcase(Suite* suite, const char* name)
+{
+    TCase* tc = tcase_create(name);
+    tcase_set_timeout(tc, 120);
+    tcase_add_unchecked_fixture(tc, keep_pool_threads, nullptr);
+    tcase_add_checked_fixture(tc, nullptr, end_idle_pool_threads);
+    suite_add_tcase(suite, tc);
+    return tc;
+}
+
 // ---- Pipeline ------------------------------------------------------------------
 
 struct Pipeline::Candidates {
@@ -430,6 +494,7 @@ void TestServer::start(unsigned port)
         server::ServerOptions options;
         options.host = "127.0.0.1";
         options.port = port;
+        options.make_session_id = make_session_id_;
         auto started = server::Server::start(thread_.context(), options);
         if (started)
             server_ = std::move(started.value());

@@ -13,6 +13,7 @@
 #include "gst-ptr.h"
 #include "server.h"
 
+#include <gst/check/gstcheck.h>
 #include <gst/gst.h>
 
 #include <functional>
@@ -31,6 +32,14 @@ constexpr GstClockTime kTimeout = 30 * GST_SECOND;
 constexpr const char* kVideoSource =
     "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1";
 constexpr const char* kAudioSource = "audiotestsrc is-live=true wave=sine";
+
+// Frames a test waits for to call a stream working.
+constexpr guint64 kFrames = 30;
+
+// signalsink serving its input through its embedded server on a free port,
+// named "cam"; and signalsrc receiving "cam" from the server on `port`.
+std::string embedded_sink(const std::string& extra = "");
+std::string consumer_src(unsigned port, const std::string& extra = "");
 
 // "GError message (debug)" of an ERROR, WARNING or INFO message.
 std::string message_text(GstMessage* message);
@@ -156,6 +165,8 @@ public:
 
     // Port 0: a free one. Fails the test if the server does not start.
     void start(unsigned port = 0);
+    // Session ids for the next start(); empty: random UUIDs.
+    void set_session_ids(std::function<std::string()> make) { make_session_id_ = std::move(make); }
     // Closes every connection and stops listening.
     void stop();
     bool running() const { return static_cast<bool>(server_); }
@@ -166,7 +177,19 @@ private:
     ContextThread thread_ {"test-server"};
     std::unique_ptr<server::Server> server_;
     unsigned port_ = 0;
+    std::function<std::string()> make_session_id_;
 };
+
+// Fails the test unless `counter` sees `n` buffers within kTimeout.
+void expect_buffers(BufferCounter& counter, guint64 n, const char* what, std::initializer_list<Pipeline*> watch);
+
+// The embedded server's port of the signalsink called "sink", read as soon
+// as the producer is PLAYING.
+unsigned server_port(Pipeline& producer);
+
+// A TCase for element tests: 120 s, and GLib's idle pool threads (where
+// DTLS ran) ended after each test while OpenSSL is still alive.
+TCase* element_tcase(Suite* suite, const char* name);
 
 // Names of the elements inside `bin`, at any depth (or only its children),
 // whose factory klass contains every one of `klass_parts` ("Encoder", "Video").
