@@ -30,11 +30,10 @@ bool installed(const char* factory)
 
 const CodecInfo& codec_info(Codec codec)
 {
-    for (const CodecInfo& info : all_codecs()) {
-        if (info.codec == codec)
-            return info;
-    }
-    return all_codecs()[0];
+    // Indexed by the enum: every Codec has its entry, in order.
+    const CodecInfo& info = all_codecs().at(static_cast<size_t>(codec));
+    g_assert(info.codec == codec);
+    return info;
 }
 
 std::optional<Codec> codec_from_name(const std::string& name)
@@ -70,7 +69,52 @@ std::optional<Codec> codec_from_rtp_caps(const GstStructure* s)
     return std::nullopt;
 }
 
-GRef<GstCaps> rtp_caps(Codec codec, int payload)
+namespace {
+
+// profile_idc and constraint flags (the first two bytes of
+// profile-level-id) of H.264 profiles as GStreamer's caps name them.
+struct H264Profile {
+    const char* name;
+    const char* hex;
+};
+constexpr H264Profile kH264Profiles[] = {
+    {"constrained-baseline", "42e0"}, {"baseline", "4200"}, {"main", "4d00"}, {"extended", "5800"},
+    {"high", "6400"}, {"constrained-high", "640c"}, {"progressive-high", "6408"}, {"high-10", "6e00"},
+    {"high-10-intra", "6e10"}, {"high-4:2:2", "7a00"}, {"high-4:2:2-intra", "7a10"}, {"high-4:4:4", "f400"},
+    {"high-4:4:4-intra", "f410"},
+};
+
+} // namespace
+
+std::string h264_profile_level_id(const GstCaps* caps)
+{
+    if (!caps || gst_caps_is_empty(caps) || gst_caps_is_any(caps))
+        return kH264ProfileLevelId;
+    const GstStructure* s = gst_caps_get_structure(caps, 0);
+    const char* profile = gst_structure_get_string(s, "profile");
+    const char* level = gst_structure_get_string(s, "level");
+    if (!profile)
+        return kH264ProfileLevelId;
+    const char* hex = nullptr;
+    for (const H264Profile& p : kH264Profiles) {
+        if (g_strcmp0(profile, p.name) == 0)
+            hex = p.hex;
+    }
+    if (!hex)
+        return kH264ProfileLevelId;
+    // level_idc is ten times the level ("3.1" is 31); "1b" is 11 here.
+    unsigned level_idc = 31;
+    if (level && g_strcmp0(level, "1b") == 0)
+        level_idc = 11;
+    else if (level)
+        level_idc = static_cast<unsigned>(g_ascii_strtod(level, nullptr) * 10 + 0.5);
+    if (level_idc == 0 || level_idc > 255)
+        level_idc = 31;
+    GCharPtr id(g_strdup_printf("%s%02x", hex, level_idc));
+    return id.get();
+}
+
+GRef<GstCaps> rtp_caps(Codec codec, int payload, const std::string& profile_level_id)
 {
     const CodecInfo& info = codec_info(codec);
     GstCaps* caps = gst_caps_new_simple("application/x-rtp", "media", G_TYPE_STRING, info.video ? "video" : "audio",
@@ -81,8 +125,8 @@ GRef<GstCaps> rtp_caps(Codec codec, int payload)
         gst_structure_set(s, "rtcp-fb-nack", G_TYPE_BOOLEAN, TRUE, "rtcp-fb-nack-pli", G_TYPE_BOOLEAN, TRUE,
                           "rtcp-fb-ccm-fir", G_TYPE_BOOLEAN, TRUE, nullptr);
     if (codec == Codec::H264)
-        gst_structure_set(s, "packetization-mode", G_TYPE_STRING, "1", "profile-level-id", G_TYPE_STRING, "42e01f",
-                          "level-asymmetry-allowed", G_TYPE_STRING, "1", nullptr);
+        gst_structure_set(s, "packetization-mode", G_TYPE_STRING, "1", "profile-level-id", G_TYPE_STRING,
+                          profile_level_id.c_str(), "level-asymmetry-allowed", G_TYPE_STRING, "1", nullptr);
     if (codec == Codec::Opus)
         gst_structure_set(s, "encoding-params", G_TYPE_STRING, "2", "minptime", G_TYPE_STRING, "10",
                           "useinbandfec", G_TYPE_STRING, "1", nullptr);
@@ -118,17 +162,17 @@ GstElement* make_encoder(Codec codec, unsigned keyframe_interval, unsigned bitra
 
 namespace {
 
-// What the SDP promises for H.264, whatever the encoder's SPS says (browsers
-// match on profile-level-id, and x264's constrained baseline comes out as
-// 42c0xx).
-constexpr const char* kH264Fmtp[][2] = {{"profile-level-id", "42e01f"}, {"packetization-mode", "1"}};
+// The fields of the SDP's H.264 fmtp that the payloader must carry as the
+// SDP has them, whatever the encoder's SPS says (browsers match on
+// profile-level-id, and x264's constrained baseline comes out as 42c0xx).
+constexpr const char* kH264FmtpFields[] = {"profile-level-id", "packetization-mode"};
 
 GstCaps* without_fmtp(const GstCaps* caps)
 {
     GstCaps* open = gst_caps_copy(caps);
     for (guint i = 0; i < gst_caps_get_size(open); ++i) {
-        for (const auto& field : kH264Fmtp)
-            gst_structure_remove_field(gst_caps_get_structure(open, i), field[0]);
+        for (const char* field : kH264FmtpFields)
+            gst_structure_remove_field(gst_caps_get_structure(open, i), field);
     }
     return open;
 }
@@ -139,8 +183,9 @@ GstCaps* without_fmtp(const GstCaps* caps)
 // caps event carries the SDP's. Pad probes rather than a capssetter element,
 // which would split each frame's list of packets into single buffers and so
 // make every element after it, down to the socket, work packet by packet.
-GstPadProbeReturn set_h264_fmtp(GstPad* pad, GstPadProbeInfo* info, gpointer)
+GstPadProbeReturn set_h264_fmtp(GstPad* pad, GstPadProbeInfo* info, gpointer data)
 {
+    const auto* profile_level_id = static_cast<const std::string*>(data);
     if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_EVENT_BOTH) {
         GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info);
         if (GST_EVENT_TYPE(event) != GST_EVENT_CAPS)
@@ -148,8 +193,8 @@ GstPadProbeReturn set_h264_fmtp(GstPad* pad, GstPadProbeInfo* info, gpointer)
         GstCaps* caps = nullptr;
         gst_event_parse_caps(event, &caps);
         GstCaps* fixed = gst_caps_copy(caps);
-        for (const auto& field : kH264Fmtp)
-            gst_caps_set_simple(fixed, field[0], G_TYPE_STRING, field[1], nullptr);
+        gst_caps_set_simple(fixed, "profile-level-id", G_TYPE_STRING, profile_level_id->c_str(), "packetization-mode",
+                            G_TYPE_STRING, "1", nullptr);
         GstEvent* replacement = gst_event_new_caps(fixed);
         gst_caps_unref(fixed);
         gst_event_unref(event);
@@ -182,7 +227,7 @@ GstPadProbeReturn set_h264_fmtp(GstPad* pad, GstPadProbeInfo* info, gpointer)
 
 } // namespace
 
-GstElement* make_payloader(Codec codec, int payload)
+GstElement* make_payloader(Codec codec, int payload, const std::string& profile_level_id)
 {
     const CodecInfo& info = codec_info(codec);
     GstElement* pay = gst_element_factory_make(info.payloader, nullptr);
@@ -192,12 +237,12 @@ GstElement* make_payloader(Codec codec, int payload)
     if (codec == Codec::H264) {
         g_object_set(pay, "config-interval", -1, nullptr);
         gst_util_set_object_arg(G_OBJECT(pay), "aggregate-mode", "zero-latency");
-        GstPad* src = gst_element_get_static_pad(pay, "src");
-        gst_pad_add_probe(src,
+        GRef<GstPad> src = adopt_ref(gst_element_get_static_pad(pay, "src"));
+        gst_pad_add_probe(src.get(),
                           static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM |
                                                        GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM),
-                          set_h264_fmtp, nullptr, nullptr);
-        gst_object_unref(src);
+                          set_h264_fmtp, new std::string(profile_level_id),
+                          [](gpointer data) { delete static_cast<std::string*>(data); });
     }
     return pay;
 }

@@ -37,17 +37,25 @@ std::optional<Codec> codec_from_encoded_caps(const GstCaps* caps);
 // The codec of an RTP caps structure (encoding-name).
 std::optional<Codec> codec_from_rtp_caps(const GstStructure* s);
 
-// RTP caps for SDP with `payload` type: H.264 as browsers take it
-// (constrained baseline 42e01f, packetization-mode 1), NACK/PLI feedback.
-GRef<GstCaps> rtp_caps(Codec codec, int payload);
+// The profile-level-id our H.264 encoder is announced with: constrained
+// baseline, level 3.1, as browsers take it.
+constexpr const char* kH264ProfileLevelId = "42e01f";
+// The profile-level-id (6 hex digits) of H.264 caps from their profile and
+// level fields (as h264parse and encoders set them); kH264ProfileLevelId
+// when they have none we know.
+std::string h264_profile_level_id(const GstCaps* caps);
+
+// RTP caps for SDP with `payload` type, NACK/PLI feedback; H.264 with
+// packetization-mode 1 and `profile_level_id`.
+GRef<GstCaps> rtp_caps(Codec codec, int payload, const std::string& profile_level_id = kH264ProfileLevelId);
 
 // Encoder configured for low latency, with `keyframe_interval` frames
 // between key frames (video). nullptr if the plugin is missing.
 GstElement* make_encoder(Codec codec, unsigned keyframe_interval, unsigned bitrate_kbps);
 // Payloader for one consumer: zero-latency aggregation, parameter sets with
 // every key frame, MTU for WebRTC. H.264 caps carry the SDP's fmtp
-// (profile-level-id 42e01f, packetization-mode 1), set by pad probes.
-GstElement* make_payloader(Codec codec, int payload);
+// (`profile_level_id`, packetization-mode 1), set by pad probes.
+GstElement* make_payloader(Codec codec, int payload, const std::string& profile_level_id = kH264ProfileLevelId);
 // The first installed decoder for the codec, or nullptr.
 GstElement* make_decoder(Codec codec);
 

@@ -3,7 +3,6 @@
 #include <gst/video/video.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
 
 GST_DEBUG_CATEGORY_EXTERN(signalsink_debug);
@@ -15,26 +14,80 @@ namespace {
 
 using WeakConsumer = std::weak_ptr<Consumer>;
 
-// Drops delta frames until the first key frame, so a consumer's decoder
-// starts on a picture it can decode.
-GstPadProbeReturn keyframe_gate(GstPad*, GstPadProbeInfo* info, gpointer)
+GQuark serial_quark()
 {
-    GstBuffer* buffer = GST_PAD_PROBE_INFO_BUFFER(info);
-    if (GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DELTA_UNIT))
+    static GQuark quark = g_quark_from_static_string("signalbin-consumer-serial");
+    return quark;
+}
+
+// A key frame is asked for at most this often per branch, however often its
+// queue overflows: the encoder is shared, and one slow consumer must not
+// fill everybody's stream with key frames.
+constexpr gint64 kKeyframeAskIntervalUs = G_USEC_PER_SEC;
+
+} // namespace
+
+// The key-frame gate of one video branch, after its leaky queue. Closed, it
+// drops delta frames until a key frame passes: at the start, and again
+// whenever the queue overflowed and dropped frames (the decoder would show
+// garbage until the next key frame otherwise). Closing it asks the encoder
+// for a key frame.
+struct Consumer::Gate {
+    std::atomic<bool> closed {true};
+    std::atomic<gint64> asked_us {0}; // when a key frame was last asked for
+};
+
+namespace {
+
+using GatePtr = std::shared_ptr<Consumer::Gate>;
+
+GstPadProbeReturn gate_probe(GstPad*, GstPadProbeInfo* info, gpointer data)
+{
+    Consumer::Gate& gate = **static_cast<GatePtr*>(data);
+    if (!gate.closed.load(std::memory_order_acquire))
+        return GST_PAD_PROBE_OK;
+    if (GST_BUFFER_FLAG_IS_SET(GST_PAD_PROBE_INFO_BUFFER(info), GST_BUFFER_FLAG_DELTA_UNIT))
         return GST_PAD_PROBE_DROP;
-    return GST_PAD_PROBE_REMOVE;
+    gate.closed.store(false, std::memory_order_release);
+    return GST_PAD_PROBE_OK;
+}
+
+// The queue is full and is about to drop its oldest frame (leaky=downstream).
+// Runs on the thread that feeds the queue, the queue's lock not held.
+void on_queue_overrun(GstElement* queue, gpointer data)
+{
+    Consumer::Gate& gate = **static_cast<GatePtr*>(data);
+    gate.closed.store(true, std::memory_order_release);
+    gint64 now = g_get_monotonic_time();
+    gint64 last = gate.asked_us.load();
+    if (now - last < kKeyframeAskIntervalUs || !gate.asked_us.compare_exchange_strong(last, now))
+        return;
+    GST_DEBUG_OBJECT(queue, "overflowed: dropping until a key frame, and asking for one");
+    GRef<GstPad> sink = adopt_ref(gst_element_get_static_pad(queue, "sink"));
+    gst_pad_push_event(sink.get(), gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0));
 }
 
 } // namespace
 
-Consumer::Consumer(Context context, std::string session_id, std::string peer_id)
-    : context_(std::move(context)), session_id_(std::move(session_id)), peer_id_(std::move(peer_id))
+Consumer::Consumer(Context context, unsigned serial, std::string session_id, std::string peer_id)
+    : context_(std::move(context)), serial_(serial), session_id_(std::move(session_id)), peer_id_(std::move(peer_id))
 {
     stats_.peer_id = peer_id_;
     stats_.session_id = session_id_;
 }
 
 Consumer::~Consumer() = default;
+
+unsigned Consumer::serial_of(GstObject* object, GstObject* bin)
+{
+    GRef<GstObject> o = take_ref(object);
+    while (o && o.get() != bin) {
+        if (gpointer serial = g_object_get_qdata(G_OBJECT(o.get()), serial_quark()))
+            return GPOINTER_TO_UINT(serial);
+        o = adopt_ref(gst_object_get_parent(o.get()));
+    }
+    return 0;
+}
 
 template <typename F>
 void Consumer::on_thread(F&& fn)
@@ -47,14 +100,35 @@ void Consumer::on_thread(F&& fn)
     });
 }
 
+std::string Consumer::name(const std::string& suffix) const
+{
+    return "consumer-" + std::to_string(serial_) + (suffix.empty() ? "" : "-" + suffix);
+}
+
+// Adds a new (floating) element of this consumer to the sink.
+bool Consumer::add(GstElement* element)
+{
+    g_object_set_qdata(G_OBJECT(element), serial_quark(), GUINT_TO_POINTER(serial_));
+    if (gst_bin_add(context_.bin, element))
+        return true;
+    GST_ERROR_OBJECT(context_.bin, "consumer %s: could not add %s to the sink", peer_id_.c_str(),
+                     GST_ELEMENT_NAME(element));
+    gst_object_unref(gst_object_ref_sink(element));
+    return false;
+}
+
 bool Consumer::start(const std::optional<std::string>& offer, std::string& error)
 {
-    webrtc_ = make_webrtcbin(context_.webrtc, "consumer-" + session_id_.substr(0, 8));
-    if (!webrtc_) {
+    GstElement* webrtc = make_webrtcbin(context_.webrtc, name());
+    if (!webrtc) {
         error = "webrtcbin is not installed (gstreamer1.0-plugins-bad)";
         return false;
     }
-    gst_bin_add(context_.bin, webrtc_);
+    if (!add(webrtc)) {
+        error = "could not add " + name() + " to the sink";
+        return false;
+    }
+    webrtc_ = webrtc;
     auto connect = [this](const char* signal, GCallback callback) {
         auto* weak = new WeakConsumer(weak_from_this());
         gulong id = g_signal_connect_data(
@@ -67,6 +141,16 @@ bool Consumer::start(const std::optional<std::string>& offer, std::string& error
     state_handler_ = connect("notify::connection-state", G_CALLBACK(&Consumer::on_connection_state));
     ice_state_handler_ = connect("notify::ice-connection-state", G_CALLBACK(&Consumer::on_connection_state));
     gst_element_sync_state_with_parent(webrtc_);
+    if (context_.session_timeout_ms > 0) {
+        session_timer_ = ScopedSource::timeout(context_.signaller->thread().context(), context_.session_timeout_ms,
+                                               [this] {
+                                                   if (!connected_once_)
+                                                       fail("not connected within " +
+                                                            std::to_string(context_.session_timeout_ms) + " ms (" +
+                                                            state_summary() + ")");
+                                                   return false;
+                                               });
+    }
     if (offer)
         answer(*offer);
     else
@@ -78,9 +162,22 @@ void Consumer::fail(const std::string& why)
 {
     if (tearing_down_)
         return;
-    GST_WARNING("consumer %s (session %s): %s", peer_id_.c_str(), session_id_.c_str(), why.c_str());
+    GST_WARNING_OBJECT(context_.bin, "consumer %s (session %s): %s", peer_id_.c_str(), session_id_.c_str(),
+                       why.c_str());
     if (context_.on_failed)
         context_.on_failed(session_id_, why);
+}
+
+std::string Consumer::state_summary() const
+{
+    std::string negotiation;
+    if (offered_)
+        negotiation = remote_set_ ? "answer applied" : "no answer from the peer";
+    else
+        negotiation = remote_set_ ? "offer applied" : "offer not applied";
+    std::lock_guard<std::mutex> guard(stats_lock_);
+    return "negotiation: " + negotiation + ", ICE " + stats_.ice_connection_state + ", connection " +
+           stats_.connection_state;
 }
 
 // ---- we offer -----------------------------------------------------------------
@@ -88,58 +185,72 @@ void Consumer::fail(const std::string& why)
 void Consumer::offer()
 {
     offered_ = true;
-    for (SinkStream* stream : context_.streams) {
-        GstCaps* caps = gst_caps_new_empty();
+    for (const std::shared_ptr<SinkStream>& stream : context_.streams) {
+        GRef<GstCaps> caps = adopt_ref(gst_caps_new_empty());
+        std::string profile = stream->h264_profile_level_id();
         for (Codec codec : stream->codecs())
-            gst_caps_append(caps, gst_caps_copy(rtp_caps(codec, codec_info(codec).default_payload).get()));
+            gst_caps_append(caps.get(), gst_caps_copy(rtp_caps(codec, codec_info(codec).default_payload, profile).get()));
         GstWebRTCRTPTransceiver* raw = nullptr;
-        g_signal_emit_by_name(webrtc_, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, caps, &raw);
-        gst_caps_unref(caps);
+        g_signal_emit_by_name(webrtc_, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, caps.get(),
+                              &raw);
         GRef<GstWebRTCRTPTransceiver> transceiver = adopt_ref(raw);
         if (!transceiver) {
             fail("could not add a transceiver for " + stream->name());
             return;
         }
     }
-    GstPromise* promise = promise_then([weak = weak_from_this()](const GstStructure* reply) {
-        GstWebRTCSessionDescription* offer = nullptr;
-        if (reply)
-            gst_structure_get(reply, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &offer, nullptr);
-        auto desc = std::make_shared<SessionDescription>(offer);
+    GstPromise* promise = promise_then([weak = weak_from_this()](const PromiseResult& result) {
+        auto offer = std::make_shared<SessionDescription>(reply_description(result.reply, "offer"));
+        std::string error = result.ok() && !*offer ? "no offer in its reply" : result.error;
         if (auto self = weak.lock())
-            self->on_thread([desc](Consumer& c) {
-                if (!*desc) {
-                    c.fail("webrtcbin could not create an offer");
+            self->on_thread([offer, error](Consumer& c) {
+                if (!error.empty()) {
+                    c.fail("webrtcbin could not create an offer: " + error);
                     return;
                 }
-                c.on_local_description(desc->get(), GST_WEBRTC_SDP_TYPE_OFFER);
+                c.set_local_description(std::move(*offer));
             });
     });
     g_signal_emit_by_name(webrtc_, "create-offer", nullptr, promise);
     gst_promise_unref(promise);
 }
 
-void Consumer::on_local_description(GstWebRTCSessionDescription* description, GstWebRTCSDPType type)
+// The SDP goes to the peer only once webrtcbin has taken it.
+void Consumer::set_local_description(SessionDescription description)
 {
-    g_signal_emit_by_name(webrtc_, "set-local-description", description, nullptr);
-    context_.signaller->send_sdp(
-        session_id_, protocol::Sdp {type == GST_WEBRTC_SDP_TYPE_OFFER ? protocol::Sdp::Type::Offer
-                                                                      : protocol::Sdp::Type::Answer,
-                                    description_text(description)});
+    auto shared = std::make_shared<SessionDescription>(std::move(description));
+    GstPromise* promise = promise_then([weak = weak_from_this(), shared](const PromiseResult& result) {
+        std::string error = result.error;
+        if (auto self = weak.lock())
+            self->on_thread([shared, error](Consumer& c) {
+                bool offer = (*shared)->type == GST_WEBRTC_SDP_TYPE_OFFER;
+                if (!error.empty()) {
+                    c.fail(std::string("webrtcbin did not take its own ") + (offer ? "offer" : "answer") + ": " +
+                           error);
+                    return;
+                }
+                c.context_.signaller->send_sdp(
+                    c.session_id_, protocol::Sdp {offer ? protocol::Sdp::Type::Offer : protocol::Sdp::Type::Answer,
+                                                  description_text(shared->get())});
+            });
+    });
+    g_signal_emit_by_name(webrtc_, "set-local-description", shared->get(), promise);
+    gst_promise_unref(promise);
 }
 
 void Consumer::remote_sdp(const protocol::Sdp& sdp)
 {
     if (sdp.type == protocol::Sdp::Type::Offer) {
         if (remote_set_ || offered_) {
-            GST_WARNING("consumer %s sent a new offer; renegotiation is not supported", peer_id_.c_str());
+            GST_WARNING_OBJECT(context_.bin, "consumer %s sent a new offer; renegotiation is not supported",
+                               peer_id_.c_str());
             return;
         }
         answer(sdp.sdp);
         return;
     }
     if (!offered_ || remote_set_) {
-        GST_WARNING("consumer %s sent an unexpected answer", peer_id_.c_str());
+        GST_WARNING_OBJECT(context_.bin, "consumer %s sent an unexpected answer", peer_id_.c_str());
         return;
     }
     SessionDescription answer = parse_description(GST_WEBRTC_SDP_TYPE_ANSWER, sdp.sdp);
@@ -158,14 +269,20 @@ void Consumer::remote_sdp(const protocol::Sdp& sdp)
         GRef<GstCaps> caps = adopt_ref(gst_sdp_media_get_caps_from_media(media, pt));
         std::optional<Codec> codec = caps ? codec_from_rtp_caps(gst_caps_get_structure(caps.get(), 0)) : std::nullopt;
         if (!codec) {
-            GST_WARNING("consumer %s: no usable codec in answer for m-line %u", peer_id_.c_str(), i);
+            GST_WARNING_OBJECT(context_.bin, "consumer %s: no usable codec in answer for m-line %u", peer_id_.c_str(),
+                               i);
             continue;
         }
         plan.push_back(Plan {context_.streams[i], i, *codec, pt});
     }
-    GstPromise* promise = promise_then([weak = weak_from_this(), plan](const GstStructure*) {
+    GstPromise* promise = promise_then([weak = weak_from_this(), plan](const PromiseResult& result) {
+        std::string error = result.error;
         if (auto self = weak.lock())
-            self->on_thread([plan](Consumer& c) {
+            self->on_thread([plan, error](Consumer& c) {
+                if (!error.empty()) {
+                    c.fail("webrtcbin rejected the consumer's answer: " + error);
+                    return;
+                }
                 c.remote_set_ = true;
                 c.flush_pending_ice();
                 c.link_branches(plan);
@@ -192,10 +309,11 @@ void Consumer::answer(const std::string& offer_sdp)
     for (guint i = 0; i < gst_sdp_message_medias_len(message); ++i) {
         const char* kind = gst_sdp_media_get_media(gst_sdp_message_get_media(message, i));
         for (size_t s = 0; s < context_.streams.size(); ++s) {
-            SinkStream* stream = context_.streams[s];
+            const std::shared_ptr<SinkStream>& stream = context_.streams[s];
             if (used[s] || g_strcmp0(kind, stream->video() ? "video" : "audio") != 0)
                 continue;
-            std::vector<OfferedMedia> offered = offered_media(message, stream->codecs());
+            std::vector<OfferedMedia> offered =
+                offered_media(message, stream->codecs(), stream->h264_profile_level_id());
             if (i < offered.size() && offered[i].codec) {
                 used[s] = true;
                 plan.push_back(Plan {stream, i, *offered[i].codec, offered[i].payload});
@@ -208,47 +326,57 @@ void Consumer::answer(const std::string& offer_sdp)
              " streams)");
         return;
     }
-    GstPromise* promise = promise_then([weak = weak_from_this(), plan](const GstStructure*) {
-        if (auto self = weak.lock())
-            self->on_thread([plan](Consumer& c) {
-                c.remote_set_ = true;
-                c.flush_pending_ice();
-                GArray* transceivers = nullptr;
-                g_signal_emit_by_name(c.webrtc_, "get-transceivers", &transceivers);
-                for (guint t = 0; transceivers && t < transceivers->len; ++t) {
-                    auto* trans = g_array_index(transceivers, GstWebRTCRTPTransceiver*, t);
-                    guint mline = 0;
-                    g_object_get(trans, "mlineindex", &mline, nullptr);
-                    auto it = std::find_if(plan.begin(), plan.end(), [mline](const Plan& p) { return p.mline == mline; });
-                    if (it == plan.end()) {
-                        g_object_set(trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_INACTIVE, nullptr);
-                        continue;
-                    }
-                    g_object_set(trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, "codec-preferences",
-                                 rtp_caps(it->codec, it->payload).get(), nullptr);
+    GstPromise* promise = promise_then([weak = weak_from_this(), plan](const PromiseResult& result) {
+        std::string error = result.error;
+        auto self = weak.lock();
+        if (!self)
+            return;
+        self->on_thread([plan, error](Consumer& c) {
+            if (!error.empty()) {
+                c.fail("webrtcbin rejected the consumer's offer: " + error);
+                return;
+            }
+            c.remote_set_ = true;
+            c.flush_pending_ice();
+            GArray* transceivers = nullptr;
+            g_signal_emit_by_name(c.webrtc_, "get-transceivers", &transceivers);
+            for (guint t = 0; transceivers && t < transceivers->len; ++t) {
+                auto* trans = g_array_index(transceivers, GstWebRTCRTPTransceiver*, t);
+                guint mline = 0;
+                g_object_get(trans, "mlineindex", &mline, nullptr);
+                auto it = std::find_if(plan.begin(), plan.end(), [mline](const Plan& p) { return p.mline == mline; });
+                if (it == plan.end()) {
+                    g_object_set(trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_INACTIVE, nullptr);
+                    continue;
                 }
-                if (transceivers)
-                    g_array_unref(transceivers);
-                c.link_branches(plan);
-                GstPromise* answer = promise_then([weak = c.weak_from_this()](const GstStructure* reply) {
-                    GstWebRTCSessionDescription* desc = nullptr;
-                    if (reply)
-                        gst_structure_get(reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc, nullptr);
-                    auto owned = std::make_shared<SessionDescription>(desc);
-                    if (auto self = weak.lock())
-                        self->on_thread([owned](Consumer& c) {
-                            if (!*owned) {
-                                c.fail("webrtcbin could not answer the consumer's offer");
-                                return;
-                            }
-                            c.on_local_description(owned->get(), GST_WEBRTC_SDP_TYPE_ANSWER);
-                        });
-                });
-                g_signal_emit_by_name(c.webrtc_, "create-answer", nullptr, answer);
-                gst_promise_unref(answer);
-            });
+                g_object_set(trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, "codec-preferences",
+                             rtp_caps(it->codec, it->payload, it->stream->h264_profile_level_id()).get(), nullptr);
+            }
+            if (transceivers)
+                g_array_unref(transceivers);
+            c.link_branches(plan);
+            c.create_answer();
+        });
     });
     g_signal_emit_by_name(webrtc_, "set-remote-description", offer.get(), promise);
+    gst_promise_unref(promise);
+}
+
+void Consumer::create_answer()
+{
+    GstPromise* promise = promise_then([weak = weak_from_this()](const PromiseResult& result) {
+        auto answer = std::make_shared<SessionDescription>(reply_description(result.reply, "answer"));
+        std::string error = result.ok() && !*answer ? "no answer in its reply" : result.error;
+        if (auto self = weak.lock())
+            self->on_thread([answer, error](Consumer& c) {
+                if (!error.empty()) {
+                    c.fail("webrtcbin could not answer the consumer's offer: " + error);
+                    return;
+                }
+                c.set_local_description(std::move(*answer));
+            });
+    });
+    g_signal_emit_by_name(webrtc_, "create-answer", nullptr, promise);
     gst_promise_unref(promise);
 }
 
@@ -312,39 +440,48 @@ bool Consumer::link_branch(const Plan& plan, GstPad* webrtc_pad)
     b.tee = plan.stream->tee_for(plan.codec);
     if (!b.tee)
         return false;
-    std::string prefix = "consumer-" + session_id_.substr(0, 8) + "-" + plan.stream->name();
-    b.queue = gst_element_factory_make("queue", (prefix + "-queue").c_str());
+    b.webrtc_pad = take_ref(webrtc_pad);
+    GstElement* queue = gst_element_factory_make("queue", name(plan.stream->name() + "-queue").c_str());
     // A slow consumer loses its own frames; it never holds up the others.
-    g_object_set(b.queue, "max-size-buffers", plan.stream->video() ? 30u : 50u, "max-size-bytes", 0u,
-                 "max-size-time", G_GUINT64_CONSTANT(0), nullptr);
-    gst_util_set_object_arg(G_OBJECT(b.queue), "leaky", "downstream");
-    b.payloader = make_payloader(plan.codec, plan.payload);
-    if (!b.payloader) {
-        gst_object_unref(gst_object_ref_sink(b.queue));
+    g_object_set(queue, "max-size-buffers", plan.stream->video() ? 30u : 50u, "max-size-bytes", 0u, "max-size-time",
+                 G_GUINT64_CONSTANT(0), nullptr);
+    gst_util_set_object_arg(G_OBJECT(queue), "leaky", "downstream");
+    GstElement* payloader = make_payloader(plan.codec, plan.payload, plan.stream->h264_profile_level_id());
+    if (!payloader) {
+        gst_object_unref(gst_object_ref_sink(queue));
         return false;
     }
-    gst_object_set_name(GST_OBJECT(b.payloader), (prefix + "-pay").c_str());
-    std::vector<GstElement*> chain {b.queue, b.payloader};
-    for (GstElement* e : chain)
-        gst_bin_add(context_.bin, e);
-    for (size_t i = 1; i < chain.size(); ++i)
-        gst_element_link(chain[i - 1], chain[i]);
-    b.webrtc_pad = take_ref(webrtc_pad);
-    GRef<GstPad> last_src = adopt_ref(gst_element_get_static_pad(chain.back(), "src"));
-    GstPadLinkReturn link = gst_pad_link(last_src.get(), webrtc_pad);
-    if (link != GST_PAD_LINK_OK) {
-        GST_ERROR("could not link to webrtcbin %s: %s", GST_PAD_NAME(webrtc_pad), gst_pad_link_get_name(link));
+    gst_object_set_name(GST_OBJECT(payloader), name(plan.stream->name() + "-pay").c_str());
+    bool added_queue = add(queue);
+    bool added_payloader = add(payloader);
+    b.queue = added_queue ? queue : nullptr;
+    b.payloader = added_payloader ? payloader : nullptr;
+    if (!added_queue || !added_payloader || !gst_element_link(queue, payloader)) {
         branches_.push_back(std::move(b)); // for teardown
         return false;
     }
-    for (auto it = chain.rbegin(); it != chain.rend(); ++it)
-        gst_element_sync_state_with_parent(*it);
+    GRef<GstPad> pay_src = adopt_ref(gst_element_get_static_pad(payloader, "src"));
+    GstPadLinkReturn link = gst_pad_link(pay_src.get(), webrtc_pad);
+    if (link != GST_PAD_LINK_OK) {
+        GST_ERROR_OBJECT(context_.bin, "consumer %s: could not link to webrtcbin %s: %s", peer_id_.c_str(),
+                         GST_PAD_NAME(webrtc_pad), gst_pad_link_get_name(link));
+        branches_.push_back(std::move(b));
+        return false;
+    }
+    gst_element_sync_state_with_parent(payloader);
+    gst_element_sync_state_with_parent(queue);
     if (plan.stream->video()) {
-        GRef<GstPad> queue_src = adopt_ref(gst_element_get_static_pad(b.queue, "src"));
-        gst_pad_add_probe(queue_src.get(), GST_PAD_PROBE_TYPE_BUFFER, keyframe_gate, nullptr, nullptr);
+        auto gate = std::make_shared<Gate>();
+        GRef<GstPad> queue_src = adopt_ref(gst_element_get_static_pad(queue, "src"));
+        gst_pad_add_probe(queue_src.get(), GST_PAD_PROBE_TYPE_BUFFER, gate_probe, new GatePtr(gate),
+                          [](gpointer data) { delete static_cast<GatePtr*>(data); });
+        gulong id = g_signal_connect_data(
+            queue, "overrun", G_CALLBACK(on_queue_overrun), new GatePtr(gate),
+            [](gpointer data, GClosure*) { delete static_cast<GatePtr*>(data); }, static_cast<GConnectFlags>(0));
+        b.overrun = SignalConnection(queue, id);
     }
     b.tee_pad = adopt_ref(gst_element_request_pad_simple(b.tee, "src_%u"));
-    GRef<GstPad> queue_sink = adopt_ref(gst_element_get_static_pad(b.queue, "sink"));
+    GRef<GstPad> queue_sink = adopt_ref(gst_element_get_static_pad(queue, "sink"));
     bool linked = b.tee_pad && gst_pad_link(b.tee_pad.get(), queue_sink.get()) == GST_PAD_LINK_OK;
     branches_.push_back(std::move(b));
     return linked;
@@ -403,7 +540,8 @@ void Consumer::on_connection_state(GObject* webrtc, GParamSpec*, gpointer data)
     self->on_thread([state, ice](Consumer& c) {
         if (state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED && !c.connected_once_) {
             c.connected_once_ = true;
-            GST_INFO("consumer %s connected", c.peer_id_.c_str());
+            c.session_timer_.cancel();
+            GST_INFO_OBJECT(c.context_.bin, "consumer %s connected", c.peer_id_.c_str());
             // Anything sent before DTLS was up is lost: start on a key frame now.
             c.request_keyframes();
         }
@@ -424,11 +562,11 @@ void Consumer::poll_stats()
 {
     if (!webrtc_ || tearing_down_)
         return;
-    GstPromise* promise = promise_then([weak = weak_from_this()](const GstStructure* reply) {
+    GstPromise* promise = promise_then([weak = weak_from_this()](const PromiseResult& result) {
         auto self = weak.lock();
-        if (!self || !reply)
+        if (!self || !result.reply)
             return;
-        SendStats s = summarize_send_stats(reply);
+        SendStats s = summarize_send_stats(result.reply);
         gint64 now = g_get_monotonic_time();
         std::lock_guard<std::mutex> guard(self->stats_lock_);
         if (self->last_poll_us_ > 0 && now > self->last_poll_us_ && s.bytes_sent >= self->last_bytes_)
@@ -448,18 +586,23 @@ void Consumer::poll_stats()
 void Consumer::teardown(std::function<void()> done)
 {
     tearing_down_ = true;
+    session_timer_.cancel();
     pad_handler_.disconnect();
     ice_handler_.disconnect();
     state_handler_.disconnect();
     ice_state_handler_.disconnect();
 
     struct Pending {
-        std::shared_ptr<Consumer> consumer;
+        // Declared first, released last: the sink outlives the streams the
+        // consumer holds, whose elements are in it.
+        GRef<GstElement> sink;
+        std::shared_ptr<Consumer> consumer; // and through it, the signaller and the streams
         std::function<void()> done;
         std::atomic<int> remaining {0};
     };
     auto pending = std::make_shared<Pending>();
     pending->consumer = shared_from_this();
+    pending->sink = take_ref(GST_ELEMENT(context_.bin));
     pending->done = std::move(done);
 
     auto finish = [](std::shared_ptr<Pending> p) {
@@ -473,6 +616,7 @@ void Consumer::teardown(std::function<void()> done)
                 gst_element_set_state(c.webrtc_, GST_STATE_NULL);
             }
             for (Branch& b : c.branches_) {
+                b.overrun.disconnect();
                 if (b.tee_pad)
                     gst_element_release_request_pad(b.tee, b.tee_pad.get());
                 for (GstElement* e : {b.queue, b.payloader}) {

@@ -6,6 +6,10 @@
 //
 // Owned by Producer, driven on the signaller's thread. webrtcbin's callbacks
 // come back through weak references, so a consumer can go at any time.
+//
+// Its elements are named "consumer-<serial>..." (the serial is unique in the
+// sink, unlike a prefix of a session id) and carry the serial as qdata, by
+// which signalsink routes an element's error to its consumer.
 #pragma once
 
 #include "signaller.h"
@@ -14,6 +18,7 @@
 
 #include <gst/gst.h>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -26,10 +31,12 @@ namespace signalbin {
 class Consumer : public std::enable_shared_from_this<Consumer> {
 public:
     struct Context {
-        GstBin* bin = nullptr;
-        Signaller* signaller = nullptr;
+        GstBin* bin = nullptr; // the signalsink
+        std::shared_ptr<Signaller> signaller;
         WebRtcConfig webrtc;
-        std::vector<SinkStream*> streams;
+        std::vector<std::shared_ptr<SinkStream>> streams;
+        // Not connected (negotiated, ICE and DTLS up) by then: failed. 0: no limit.
+        unsigned session_timeout_ms = 0;
         // Called on the signaller thread when the connection failed or
         // negotiation could not complete.
         std::function<void(const std::string& session_id, const std::string& why)> on_failed;
@@ -46,9 +53,10 @@ public:
         guint64 bitrate = 0; // bits a second, over the last poll
     };
 
-    Consumer(Context context, std::string session_id, std::string peer_id);
+    Consumer(Context context, unsigned serial, std::string session_id, std::string peer_id);
     ~Consumer();
 
+    unsigned serial() const { return serial_; }
     const std::string& session_id() const { return session_id_; }
     const std::string& peer_id() const { return peer_id_; }
     GstElement* webrtcbin() const { return webrtc_; }
@@ -58,15 +66,22 @@ public:
     void remote_sdp(const protocol::Sdp& sdp);
     void remote_ice(const protocol::Ice& ice);
     // Unlinks every branch when idle, then removes all elements; `done` runs
-    // on the signaller thread afterwards.
+    // on the signaller thread afterwards. What that needs (the consumer, the
+    // sink, the signaller) is held until then.
     void teardown(std::function<void()> done);
 
     Stats stats() const;
     void poll_stats();
 
+    // The serial of the consumer that `object` (or the nearest of its
+    // parents below `bin`) belongs to; 0 if none.
+    static unsigned serial_of(GstObject* object, GstObject* bin);
+
+    struct Gate;
+
 private:
     struct Branch {
-        SinkStream* stream = nullptr;
+        std::shared_ptr<SinkStream> stream;
         unsigned mline = 0;
         Codec codec = Codec::H264;
         int payload = 96;
@@ -75,9 +90,10 @@ private:
         GstElement* queue = nullptr;
         GstElement* payloader = nullptr;
         GRef<GstPad> webrtc_pad;
+        SignalConnection overrun;
     };
     struct Plan {
-        SinkStream* stream;
+        std::shared_ptr<SinkStream> stream;
         unsigned mline;
         Codec codec;
         int payload;
@@ -86,9 +102,12 @@ private:
     template <typename F>
     void on_thread(F&& fn); // runs fn(self) on the signaller thread if still alive
     void fail(const std::string& why);
+    std::string name(const std::string& suffix = "") const;
+    bool add(GstElement* element);
     void offer();
     void answer(const std::string& offer_sdp);
-    void on_local_description(GstWebRTCSessionDescription* description, GstWebRTCSDPType type);
+    void create_answer();
+    void set_local_description(SessionDescription description);
     // Records what goes where; each branch is linked once webrtcbin has
     // made the send pad of its m-line (it does when negotiation applies).
     void link_branches(const std::vector<Plan>& plan);
@@ -96,25 +115,27 @@ private:
     bool link_branch(const Plan& plan, GstPad* webrtc_pad);
     void request_keyframes();
     void flush_pending_ice();
+    std::string state_summary() const;
 
     static void on_pad_added(GstElement*, GstPad* pad, gpointer data);
     static void on_ice_candidate(GstElement*, guint mline, char* candidate, gpointer data);
     static void on_connection_state(GObject*, GParamSpec*, gpointer data);
 
     Context context_;
+    unsigned serial_;
     std::string session_id_;
     std::string peer_id_;
     GstElement* webrtc_ = nullptr; // owned by the bin while added
     std::vector<Branch> branches_;
-    std::vector<Plan> plan_;                   // not linked yet
+    std::vector<Plan> plan_;                     // not linked yet
     std::map<unsigned, GRef<GstPad>> send_pads_; // by m-line, from webrtcbin
     std::vector<protocol::Ice> pending_ice_;
     bool remote_set_ = false;
     bool offered_ = false;
-    bool tearing_down_ = false;
+    // Read by webrtcbin's threads, written on the signaller's.
+    std::atomic<bool> tearing_down_ {false};
     bool connected_once_ = false;
-    // Weak handle for callbacks from webrtcbin threads.
-    std::shared_ptr<std::weak_ptr<Consumer>> weak_self_;
+    ScopedSource session_timer_;
     SignalConnection pad_handler_, ice_handler_, state_handler_, ice_state_handler_;
 
     mutable std::mutex stats_lock_;

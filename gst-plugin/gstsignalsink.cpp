@@ -36,7 +36,8 @@ namespace {
 constexpr const char* kDefaultVideoCodecs[] = {"h264", "vp8"};
 constexpr const char* kDefaultAudioCodecs[] = {"opus"};
 constexpr unsigned kDefaultVideoBitrate = 2048;
-constexpr unsigned kDefaultMaxConsumers = 0;
+constexpr unsigned kDefaultMaxConsumers = 50;
+constexpr unsigned kDefaultSessionTimeoutMs = 20000;
 
 enum {
     PROP_0,
@@ -48,6 +49,7 @@ enum {
     PROP_VIDEO_BITRATE,
     PROP_STATS,
     PROP_SERVER_PORT,
+    PROP_SESSION_TIMEOUT,
 };
 
 enum { SIGNAL_CONSUMER_ADDED, SIGNAL_CONSUMER_REMOVED, N_SIGNALS };
@@ -65,13 +67,17 @@ struct Settings {
     std::vector<std::string> video_codecs {std::begin(kDefaultVideoCodecs), std::end(kDefaultVideoCodecs)};
     std::vector<std::string> audio_codecs {std::begin(kDefaultAudioCodecs), std::end(kDefaultAudioCodecs)};
     unsigned video_bitrate = kDefaultVideoBitrate;
+    unsigned session_timeout_ms = kDefaultSessionTimeoutMs;
 };
 
 // The C++ side of the element; GstSignalSink only points at it.
 struct Private {
     Settings settings; // under the object lock
-    std::vector<std::unique_ptr<SinkStream>> streams;
-    std::vector<GstPad*> pads; // ghost pads, owned by the element
+    // Consumers share the streams; a pad released while running leaves its
+    // stream in `retired` until the producer has stopped.
+    std::vector<std::shared_ptr<SinkStream>> streams;
+    std::vector<std::shared_ptr<SinkStream>> retired;
+    std::vector<GstPad*> pads; // ghost pads, owned by the element, one per stream
     unsigned next_video = 0;
     unsigned next_audio = 0;
     std::shared_ptr<Producer> producer; // under the object lock
@@ -146,7 +152,7 @@ GstPad* request_new_pad(GstElement* element, GstPadTemplate* templ, const char* 
     }
     (video ? priv->next_video : priv->next_audio) = index + 1;
 
-    auto stream = std::make_unique<SinkStream>(
+    auto stream = std::make_shared<SinkStream>(
         GST_BIN(self), pad_name, video, stream_settings(self, video),
         [self] {
             if (auto producer = current_producer(self))
@@ -163,6 +169,9 @@ GstPad* request_new_pad(GstElement* element, GstPadTemplate* templ, const char* 
     return pad;
 }
 
+// Released while running, a stream stops receiving input; consumers that
+// have it keep its (idle) branch, new ones go without it, and its elements
+// stay until the producer has stopped (PAUSED->READY).
 void release_pad(GstElement* element, GstPad* pad)
 {
     auto* self = GST_SIGNAL_SINK(element);
@@ -172,8 +181,13 @@ void release_pad(GstElement* element, GstPad* pad)
             continue;
         priv->pads.erase(priv->pads.begin() + static_cast<long>(i));
         gst_ghost_pad_set_target(GST_GHOST_PAD(pad), nullptr);
+        std::shared_ptr<SinkStream> stream = std::move(priv->streams[i]);
         priv->streams.erase(priv->streams.begin() + static_cast<long>(i));
         gst_element_remove_pad(element, pad);
+        if (std::shared_ptr<Producer> producer = current_producer(self)) {
+            producer->stream_released(stream);
+            priv->retired.push_back(std::move(stream));
+        }
         return;
     }
 }
@@ -194,11 +208,9 @@ std::shared_ptr<Producer> make_producer(GstSignalSink* self)
     }
     settings.webrtc = priv->settings.common.webrtc_config(200);
     settings.max_consumers = priv->settings.max_consumers;
+    settings.session_timeout_ms = priv->settings.session_timeout_ms;
     GST_OBJECT_UNLOCK(self);
 
-    std::vector<SinkStream*> streams;
-    for (auto& s : priv->streams)
-        streams.push_back(s.get());
     Producer::Events events;
     events.consumer_added = [self](const std::string& peer, GstElement* webrtc) {
         g_signal_emit(self, signals[SIGNAL_CONSUMER_ADDED], 0, peer.c_str(), webrtc);
@@ -206,7 +218,20 @@ std::shared_ptr<Producer> make_producer(GstSignalSink* self)
     events.consumer_removed = [self](const std::string& peer, GstElement* webrtc) {
         g_signal_emit(self, signals[SIGNAL_CONSUMER_REMOVED], 0, peer.c_str(), webrtc);
     };
-    return std::make_shared<Producer>(GST_ELEMENT(self), std::move(settings), std::move(streams), std::move(events));
+    return std::make_shared<Producer>(GST_ELEMENT(self), std::move(settings), priv->streams, std::move(events));
+}
+
+// Here, not in the producer's destructor: a streaming thread or a signal
+// handler may hold the last copy, and stopping waits for the consumers.
+void stop_producer(GstSignalSink* self)
+{
+    GST_OBJECT_LOCK(self);
+    std::shared_ptr<Producer> producer = std::move(self->priv->producer);
+    GST_OBJECT_UNLOCK(self);
+    if (producer)
+        producer->stop();
+    Producer::release(std::move(producer));
+    self->priv->retired.clear();
 }
 
 GstStateChangeReturn change_state(GstElement* element, GstStateChange transition)
@@ -228,27 +253,19 @@ GstStateChangeReturn change_state(GstElement* element, GstStateChange transition
     }
     GstStateChangeReturn ret = GST_ELEMENT_CLASS(gst_signal_sink_parent_class)->change_state(element, transition);
     if (transition == GST_STATE_CHANGE_PAUSED_TO_READY ||
-        (transition == GST_STATE_CHANGE_READY_TO_PAUSED && ret == GST_STATE_CHANGE_FAILURE)) {
-        GST_OBJECT_LOCK(self);
-        std::shared_ptr<Producer> producer = std::move(self->priv->producer);
-        GST_OBJECT_UNLOCK(self);
-        producer.reset();
-    }
+        (transition == GST_STATE_CHANGE_READY_TO_PAUSED && ret == GST_STATE_CHANGE_FAILURE))
+        stop_producer(self);
     return ret;
 }
 
-// Elements of one consumer (its queue, payloader, webrtcbin and what is in
-// it) are named under "consumer-<session>": their errors end that consumer
-// and reach the application as a warning, not as the end of the pipeline.
+// Errors of one consumer's elements (its queue, payloader, webrtcbin and
+// what is in it, marked with its serial) end that consumer and reach the
+// application as a warning, not as the end of the pipeline.
 void handle_message(GstBin* bin, GstMessage* message)
 {
     auto* self = GST_SIGNAL_SINK(bin);
     if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR) {
-        for (GstObject* o = GST_MESSAGE_SRC(message); o && o != GST_OBJECT(bin); o = GST_OBJECT_PARENT(o)) {
-            const char* name = GST_OBJECT_NAME(o);
-            if (!g_str_has_prefix(name, "consumer-"))
-                continue;
-            std::string prefix = std::string(name + strlen("consumer-")).substr(0, 8);
+        if (unsigned serial = Consumer::serial_of(GST_MESSAGE_SRC(message), GST_OBJECT(bin))) {
             GError* error = nullptr;
             char* debug = nullptr;
             gst_message_parse_error(message, &error, &debug);
@@ -259,7 +276,7 @@ void handle_message(GstBin* bin, GstMessage* message)
             g_error_free(error);
             g_free(debug);
             if (auto producer = current_producer(self))
-                producer->consumer_failed(prefix, why);
+                producer->consumer_failed(serial, why);
             gst_message_unref(message);
             return;
         }
@@ -290,6 +307,9 @@ void set_property(GObject* object, guint id, const GValue* value, GParamSpec* ps
             break;
         case PROP_VIDEO_BITRATE:
             s.video_bitrate = g_value_get_uint(value);
+            break;
+        case PROP_SESSION_TIMEOUT:
+            s.session_timeout_ms = g_value_get_uint(value);
             break;
         default:
             G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
@@ -333,6 +353,9 @@ void get_property(GObject* object, guint id, GValue* value, GParamSpec* pspec)
         case PROP_VIDEO_BITRATE:
             g_value_set_uint(value, s.video_bitrate);
             break;
+        case PROP_SESSION_TIMEOUT:
+            g_value_set_uint(value, s.session_timeout_ms);
+            break;
         default:
             G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
         }
@@ -350,10 +373,7 @@ void finalize(GObject* object)
 void dispose(GObject* object)
 {
     auto* self = GST_SIGNAL_SINK(object);
-    GST_OBJECT_LOCK(self);
-    std::shared_ptr<Producer> producer = std::move(self->priv->producer);
-    GST_OBJECT_UNLOCK(self);
-    producer.reset();
+    stop_producer(self);
     // Release the request pads, and with them their streams, while the
     // streams' elements are still in the bin: GstBin's dispose removes the
     // children first, then GstElement's releases the pads (release_pad would
@@ -393,8 +413,16 @@ static void gst_signal_sink_class_init(GstSignalSinkClass* klass)
     g_object_class_install_property(
         object_class, PROP_MAX_CONSUMERS,
         g_param_spec_uint("max-consumers", "Max consumers",
-                          "Sessions beyond this many are refused (ended at once); 0: no limit", 0, G_MAXUINT,
-                          kDefaultMaxConsumers, rw));
+                          "Sessions beyond this many are refused (ended at once, with a warning); 0: no limit. "
+                          "Each consumer costs about 10 ms of CPU a second and 2 MB of memory",
+                          0, G_MAXUINT, kDefaultMaxConsumers, rw));
+    g_object_class_install_property(
+        object_class, PROP_SESSION_TIMEOUT,
+        g_param_spec_uint("session-timeout", "Session timeout",
+                          "A consumer not connected this many milliseconds after asking (negotiation, ICE and DTLS "
+                          "done) is dropped: its session ends, the peer is told, and a warning says where it got "
+                          "stuck. 0: wait for ever",
+                          0, G_MAXUINT, kDefaultSessionTimeoutMs, rw));
     auto codec_list = [](const char* name, const char* nick, const char* blurb) {
         return gst_param_spec_array(name, nick, blurb,
                                     g_param_spec_string("codec", "Codec", "A codec name", nullptr,

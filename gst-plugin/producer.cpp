@@ -1,5 +1,6 @@
 #include "producer.h"
 
+#include <algorithm>
 #include <condition_variable>
 
 GST_DEBUG_CATEGORY_EXTERN(signalsink_debug);
@@ -7,8 +8,51 @@ GST_DEBUG_CATEGORY_EXTERN(signalsink_debug);
 
 namespace signalbin {
 
-Producer::Producer(GstElement* element, Settings settings, std::vector<SinkStream*> streams, Events events)
-    : element_(element), settings_(std::move(settings)), streams_(std::move(streams)), events_(std::move(events))
+namespace {
+
+constexpr const char* kStatsName = "application/x-signalsink-stats";
+
+// How long stop() waits for the consumers to be taken down. Each needs its
+// branches idle for a moment and its webrtcbin stopped: well under a second.
+// Past it, the teardown goes on without us (it holds what it needs).
+constexpr auto kStopWait = std::chrono::seconds(30);
+
+// Counts down to zero once; wait() returns when it got there or timed out.
+class Countdown {
+public:
+    explicit Countdown(size_t n) : left_(n) {}
+    void add(size_t n)
+    {
+        std::lock_guard<std::mutex> guard(lock_);
+        left_ += n;
+    }
+    void done_one()
+    {
+        std::lock_guard<std::mutex> guard(lock_);
+        if (left_ > 0 && --left_ == 0)
+            cond_.notify_all();
+    }
+    bool wait()
+    {
+        std::unique_lock<std::mutex> guard(lock_);
+        return cond_.wait_for(guard, kStopWait, [this] { return left_ == 0; });
+    }
+
+private:
+    std::mutex lock_;
+    std::condition_variable cond_;
+    size_t left_;
+};
+
+} // namespace
+
+Producer::Producer(GstElement* element, Settings settings, std::vector<std::shared_ptr<SinkStream>> streams,
+                   Events events)
+    : element_(element),
+      settings_(std::move(settings)),
+      events_(std::move(events)),
+      streams_(std::move(streams)),
+      stats_(gst_structure_new_empty(kStatsName))
 {
     Signaller::Callbacks callbacks;
     callbacks.on_ready = [this](const std::string& id, bool reconnected) {
@@ -42,56 +86,16 @@ Producer::Producer(GstElement* element, Settings settings, std::vector<SinkStrea
         if (it != consumers_.end())
             it->second->remote_ice(ice);
     };
-    callbacks.on_session_ended = [this](const std::string& session) {
-        remove_consumer(session, false, "the consumer ended the session");
+    callbacks.on_session_ended = [this](const std::string& session) { session_ended(session); };
+    callbacks.on_send_failed = [this](const std::string& session, const std::string& why) {
+        remove_consumer(session, false, why, true);
     };
-    signaller_ = std::make_unique<Signaller>(settings_.signalling, std::move(callbacks));
+    signaller_ = std::make_shared<Signaller>(settings_.signalling, std::move(callbacks));
 }
 
 Producer::~Producer()
 {
-    // Take every consumer down on the signaller thread and wait for it.
-    std::mutex lock;
-    std::condition_variable done;
-    bool finished = false;
-    signaller_->thread().invoke([&] {
-        stats_timer_.cancel();
-        waiting_.clear();
-        auto all_down = [&] {
-            std::lock_guard<std::mutex> guard(lock);
-            finished = true;
-            done.notify_all();
-        };
-        if (consumers_.empty()) {
-            all_down();
-            return;
-        }
-        auto remaining = std::make_shared<size_t>(consumers_.size());
-        std::vector<std::string> sessions;
-        for (auto& [session, consumer] : consumers_)
-            sessions.push_back(session);
-        for (const std::string& session : sessions) {
-            auto it = consumers_.find(session);
-            std::shared_ptr<Consumer> consumer = it->second;
-            consumers_.erase(it);
-            signaller_->end_session(session);
-            GRef<GstElement> webrtc = take_ref(consumer->webrtcbin());
-            std::string peer = consumer->peer_id();
-            consumer->teardown([this, remaining, all_down, webrtc, peer] {
-                if (events_.consumer_removed)
-                    events_.consumer_removed(peer, webrtc.get());
-                if (--*remaining == 0)
-                    all_down();
-            });
-        }
-    });
-    {
-        std::unique_lock<std::mutex> guard(lock);
-        if (!done.wait_for(guard, std::chrono::seconds(10), [&] { return finished; }))
-            GST_WARNING_OBJECT(element_, "consumers did not go away within 10 s");
-    }
-    signaller_->stop();
-    signaller_.reset();
+    stop();
 }
 
 void Producer::start()
@@ -100,6 +104,7 @@ void Producer::start()
     signaller_->start();
     signaller_->thread().invoke([this] {
         stats_timer_ = ScopedSource::timeout(signaller_->thread().context(), 1000, [this] {
+            update_stats();
             for (auto& [session, consumer] : consumers_)
                 consumer->poll_stats();
             return true;
@@ -107,71 +112,162 @@ void Producer::start()
     });
 }
 
+void Producer::stop()
+{
+    if (stopped_.exchange(true))
+        return;
+    // What the teardowns call when they are done must not need us: it may be
+    // after we are gone.
+    auto countdown = std::make_shared<Countdown>(1);
+    Events events = events_;
+    auto take_down = [this, countdown, events] {
+        stats_timer_.cancel();
+        waiting_.clear();
+        streams_.clear(); // the element's; the consumers hold theirs until they are down
+        std::map<std::string, std::shared_ptr<Consumer>> consumers;
+        consumers.swap(consumers_);
+        update_stats();
+        countdown->add(consumers.size());
+        for (auto& [session, consumer] : consumers) {
+            signaller_->end_session(session);
+            GRef<GstElement> webrtc = take_ref(consumer->webrtcbin());
+            std::string peer = consumer->peer_id();
+            consumer->teardown([countdown, events, webrtc, peer] {
+                if (events.consumer_removed && webrtc)
+                    events.consumer_removed(peer, webrtc.get());
+                countdown->done_one();
+            });
+        }
+        countdown->done_one(); // the one for this function itself
+    };
+    // Counted: this function plus each consumer, known only on the thread;
+    // this function's own done_one() comes last, so zero means all are down.
+    if (signaller_->thread().is_current()) {
+        take_down(); // cannot wait for work queued behind us on this thread
+    } else {
+        signaller_->thread().invoke(take_down);
+        if (!countdown->wait())
+            GST_WARNING_OBJECT(element_, "consumers were not taken down within %lld s; continuing without waiting",
+                               static_cast<long long>(kStopWait.count()));
+    }
+    signaller_->stop();
+    finish_dtls_certificate();
+}
+
 bool Producer::streams_ready() const
 {
-    for (SinkStream* s : streams_) {
-        if (!s->ready())
-            return false;
-    }
-    return true;
+    return std::all_of(streams_.begin(), streams_.end(), [](const auto& s) { return s->ready(); });
+}
+
+template <typename F>
+void Producer::on_thread(F&& fn)
+{
+    if (stopped_)
+        return;
+    signaller_->thread().post([weak = weak_from_this(), fn = std::forward<F>(fn)]() mutable {
+        if (auto self = weak.lock()) {
+            if (!self->stopped_)
+                fn(*self);
+        }
+    });
+}
+
+void Producer::release(std::shared_ptr<Producer> producer)
+{
+    if (!producer || !producer->signaller_->thread().is_current())
+        return; // released here
+    // Perhaps inside one of our own callbacks (an application stopping the
+    // pipeline from consumer-added): let go once it has returned.
+    ContextThread& thread = producer->signaller_->thread();
+    thread.post([producer = std::move(producer)]() mutable { producer.reset(); });
 }
 
 void Producer::stream_ready()
 {
-    signaller_->thread().post([this] {
-        if (!streams_ready())
+    on_thread([](Producer& p) {
+        if (!p.streams_ready())
             return;
         std::vector<Request> waiting;
-        waiting.swap(waiting_);
+        waiting.swap(p.waiting_);
         for (Request& r : waiting)
-            session_requested(r.session_id, r.peer_id, r.offer);
+            p.session_requested(r.session_id, r.peer_id, r.offer);
+    });
+}
+
+void Producer::stream_released(const std::shared_ptr<SinkStream>& stream)
+{
+    on_thread([stream](Producer& p) {
+        p.streams_.erase(std::remove(p.streams_.begin(), p.streams_.end(), stream), p.streams_.end());
+        GST_INFO_OBJECT(p.element_, "%s released: new consumers go without it", stream->name().c_str());
+        p.stream_ready(); // the requests that waited only for it can go ahead
     });
 }
 
 void Producer::session_requested(const std::string& session_id, const std::string& peer_id,
                                  const std::optional<std::string>& offer)
 {
+    if (stopped_)
+        return;
     if (streams_.empty()) {
         GST_WARNING_OBJECT(element_, "consumer %s asked for a session but this sink has no pads", peer_id.c_str());
         signaller_->end_session(session_id);
         return;
     }
     if (settings_.max_consumers > 0 && consumers_.size() >= settings_.max_consumers) {
-        GST_WARNING_OBJECT(element_, "refusing consumer %s: max-consumers (%u) reached", peer_id.c_str(),
-                           settings_.max_consumers);
+        GST_ELEMENT_WARNING(element_, RESOURCE, BUSY, ("Refused consumer %s: max-consumers (%u) reached",
+                                                       peer_id.c_str(), settings_.max_consumers),
+                            ("raise max-consumers to serve more"));
         signaller_->end_session(session_id);
         return;
     }
     if (!streams_ready()) {
         // No caps yet on some pad: we cannot know what we will send.
+        GST_INFO_OBJECT(element_, "consumer %s (session %s) waits for the streams' caps", peer_id.c_str(),
+                        session_id.c_str());
         waiting_.push_back(Request {session_id, peer_id, offer});
         return;
     }
     Consumer::Context context;
     context.bin = GST_BIN(element_);
-    context.signaller = signaller_.get();
+    context.signaller = signaller_;
     context.webrtc = settings_.webrtc;
     context.streams = streams_;
+    context.session_timeout_ms = settings_.session_timeout_ms;
     context.on_failed = [this](const std::string& session, const std::string& why) {
-        remove_consumer(session, true, why);
+        remove_consumer(session, true, why, true);
     };
-    auto consumer = std::make_shared<Consumer>(std::move(context), session_id, peer_id);
+    auto consumer = std::make_shared<Consumer>(std::move(context), next_serial_++, session_id, peer_id);
     consumers_[session_id] = consumer;
     std::string error;
     if (!consumer->start(offer, error)) {
         GST_ELEMENT_WARNING(element_, CORE, MISSING_PLUGIN, ("Cannot serve consumer %s", peer_id.c_str()),
                             ("%s", error.c_str()));
-        remove_consumer(session_id, true, error);
+        remove_consumer(session_id, true, error, false);
         return;
     }
     GST_INFO_OBJECT(element_, "consumer %s joined (session %s, %zu consumers)", peer_id.c_str(), session_id.c_str(),
                     consumers_.size());
+    update_stats();
     if (events_.consumer_added)
         events_.consumer_added(peer_id, consumer->webrtcbin());
 }
 
+void Producer::session_ended(const std::string& session_id)
+{
+    // A request still waiting for the streams is forgotten, not served later.
+    auto waiting = std::find_if(waiting_.begin(), waiting_.end(),
+                                [&](const Request& r) { return r.session_id == session_id; });
+    if (waiting != waiting_.end()) {
+        GST_INFO_OBJECT(element_, "consumer %s left before the streams were ready (session %s)",
+                        waiting->peer_id.c_str(), session_id.c_str());
+        waiting_.erase(waiting);
+        return;
+    }
+    remove_consumer(session_id, false, "the consumer ended the session", false);
+}
+
 // `session_id` is a copy: callers pass the key of the entry erased here.
-void Producer::remove_consumer(std::string session_id, bool tell_peer, const std::string& why)
+void Producer::remove_consumer(std::string session_id, bool tell_peer, const std::string& why, bool warn)
 {
     auto it = consumers_.find(session_id);
     if (it == consumers_.end())
@@ -180,52 +276,56 @@ void Producer::remove_consumer(std::string session_id, bool tell_peer, const std
     consumers_.erase(it);
     if (tell_peer)
         signaller_->end_session(session_id);
+    if (warn)
+        GST_ELEMENT_WARNING(element_, STREAM, FAILED, ("Dropped consumer %s: %s", consumer->peer_id().c_str(),
+                                                       why.c_str()),
+                            ("session %s; the other consumers go on", session_id.c_str()));
     GST_INFO_OBJECT(element_, "consumer %s left (%s); %zu consumers", consumer->peer_id().c_str(), why.c_str(),
                     consumers_.size());
+    update_stats();
     GRef<GstElement> webrtc = take_ref(consumer->webrtcbin());
     std::string peer = consumer->peer_id();
-    consumer->teardown([this, webrtc, peer] {
-        if (events_.consumer_removed && webrtc)
-            events_.consumer_removed(peer, webrtc.get());
+    Events events = events_;
+    consumer->teardown([events, webrtc, peer] {
+        if (events.consumer_removed && webrtc)
+            events.consumer_removed(peer, webrtc.get());
     });
 }
 
-void Producer::consumer_failed(const std::string& prefix, const std::string& why)
+void Producer::consumer_failed(unsigned serial, const std::string& why)
 {
-    signaller_->thread().post([this, prefix, why] {
-        for (auto& [session, consumer] : consumers_) {
-            if (session.rfind(prefix, 0) == 0) {
-                remove_consumer(session, true, why);
+    on_thread([serial, why](Producer& p) {
+        for (auto& [session, consumer] : p.consumers_) {
+            if (consumer->serial() == serial) {
+                p.remove_consumer(session, true, why, false); // the sink has posted the warning
                 return;
             }
         }
     });
 }
 
-size_t Producer::consumer_count()
+// On the signaller thread: a snapshot for the stats property.
+void Producer::update_stats()
 {
-    size_t n = 0;
-    signaller_->thread().invoke_sync([&] { n = consumers_.size(); });
-    return n;
+    GUnique<GstStructure> all(gst_structure_new_empty(kStatsName));
+    for (auto& [session, consumer] : consumers_) {
+        Consumer::Stats s = consumer->stats();
+        GUnique<GstStructure> one(gst_structure_new(
+            "consumer", "peer-id", G_TYPE_STRING, s.peer_id.c_str(), "session-id", G_TYPE_STRING, s.session_id.c_str(),
+            "connection-state", G_TYPE_STRING, s.connection_state.c_str(), "ice-connection-state", G_TYPE_STRING,
+            s.ice_connection_state.c_str(), "bytes-sent", G_TYPE_UINT64, s.bytes_sent, "packets-sent", G_TYPE_UINT64,
+            s.packets_sent, "round-trip-time", G_TYPE_DOUBLE, s.round_trip_time, "bitrate", G_TYPE_UINT64, s.bitrate,
+            nullptr));
+        gst_structure_set(all.get(), ("consumer-" + s.peer_id).c_str(), GST_TYPE_STRUCTURE, one.get(), nullptr);
+    }
+    std::lock_guard<std::mutex> guard(stats_lock_);
+    stats_ = std::move(all);
 }
 
-GstStructure* Producer::stats()
+GstStructure* Producer::stats() const
 {
-    GstStructure* all = gst_structure_new_empty("application/x-signalsink-stats");
-    signaller_->thread().invoke_sync([&] {
-        for (auto& [session, consumer] : consumers_) {
-            Consumer::Stats s = consumer->stats();
-            GstStructure* one = gst_structure_new(
-                "consumer", "peer-id", G_TYPE_STRING, s.peer_id.c_str(), "session-id", G_TYPE_STRING,
-                s.session_id.c_str(), "connection-state", G_TYPE_STRING, s.connection_state.c_str(),
-                "ice-connection-state", G_TYPE_STRING, s.ice_connection_state.c_str(), "bytes-sent", G_TYPE_UINT64,
-                s.bytes_sent, "packets-sent", G_TYPE_UINT64, s.packets_sent, "round-trip-time", G_TYPE_DOUBLE,
-                s.round_trip_time, "bitrate", G_TYPE_UINT64, s.bitrate, nullptr);
-            gst_structure_set(all, ("consumer-" + s.peer_id).c_str(), GST_TYPE_STRUCTURE, one, nullptr);
-            gst_structure_free(one);
-        }
-    });
-    return all;
+    std::lock_guard<std::mutex> guard(stats_lock_);
+    return gst_structure_copy(stats_.get());
 }
 
 } // namespace signalbin

@@ -42,12 +42,11 @@ Receiver::Receiver(GstElement* element, Settings settings, Pads pads)
     };
     callbacks.on_server_error = [this](const std::string& details) {
         GST_WARNING_OBJECT(element_, "signalling server says: %s", details.c_str());
-        // A startSession that failed (producer gone meanwhile): choose again.
-        if (!producer_id_.empty() && session_id_.empty() && details.rfind("startSession", 0) == 0) {
-            producers_.erase(producer_id_);
-            producer_id_.clear();
-            try_select();
-        }
+        // The protocol answers startSession with sessionStarted or an error,
+        // whatever its wording (servers differ): an error while we wait is
+        // the answer.
+        if (!producer_id_.empty() && session_id_.empty())
+            session_request_failed("the server refused the session: " + details);
     };
     callbacks.on_producer_added = [this](const std::string& id, const protocol::Json& meta) { producer_added(id, meta); };
     callbacks.on_producer_removed = [this](const std::string& id) { producer_removed(id); };
@@ -60,7 +59,11 @@ Receiver::Receiver(GstElement* element, Settings settings, Pads pads)
         if (session == session_id_)
             session_lost("the producer ended the session", false);
     };
-    signaller_ = std::make_unique<Signaller>(settings_.signalling, std::move(callbacks));
+    callbacks.on_send_failed = [this](const std::string& session, const std::string& why) {
+        if (session == session_id_)
+            session_lost(why, false);
+    };
+    signaller_ = std::make_shared<Signaller>(settings_.signalling, std::move(callbacks));
 }
 
 Receiver::~Receiver()
@@ -76,12 +79,14 @@ void Receiver::shutdown()
             return;
         ended_ = true;
         retry_.cancel();
+        request_timer_.cancel();
         if (!session_id_.empty())
             signaller_->end_session(session_id_);
         session_id_.clear();
         teardown_webrtc();
     });
     signaller_->stop();
+    finish_dtls_certificate();
 }
 
 void Receiver::start()
@@ -124,8 +129,32 @@ void Receiver::try_select()
         GST_INFO_OBJECT(element_, "asking producer %s for a session", id.c_str());
         post("signalsrc-producer-found", id, meta.string_member("name").value_or(""));
         signaller_->start_session(id);
+        request_timer_ = ScopedSource::timeout(signaller_->thread().context(), kSessionRequestTimeoutMs, [this] {
+            if (!producer_id_.empty() && session_id_.empty())
+                session_request_failed("no answer to the session request within " +
+                                       std::to_string(kSessionRequestTimeoutMs) + " ms");
+            return false;
+        });
         return;
     }
+}
+
+void Receiver::session_request_failed(const std::string& why)
+{
+    GST_INFO_OBJECT(element_, "session request to %s failed: %s", producer_id_.c_str(), why.c_str());
+    request_timer_.cancel();
+    producer_id_.clear();
+    schedule_retry();
+}
+
+void Receiver::schedule_retry()
+{
+    retry_ms_ = retry_ms_ == 0 ? 250 : std::min(retry_ms_ * 2, 5000u);
+    retry_ = ScopedSource::timeout(signaller_->thread().context(), retry_ms_, [this] {
+        retry_.cancel(); // try_select() waits while a retry is due
+        try_select();
+        return false;
+    });
 }
 
 void Receiver::session_started(const std::string& session_id, const std::string& producer_id)
@@ -134,15 +163,21 @@ void Receiver::session_started(const std::string& session_id, const std::string&
         signaller_->end_session(session_id);
         return;
     }
+    request_timer_.cancel();
     session_id_ = session_id;
     remote_set_ = false;
     pending_ice_.clear();
     post("signalsrc-session-started", producer_id, session_id);
 
-    GstElement* webrtc = make_webrtcbin(settings_.webrtc, "webrtcbin-" + session_id.substr(0, 8));
+    GstElement* webrtc = make_webrtcbin(settings_.webrtc, "webrtcbin-" + std::to_string(++sessions_));
     if (!webrtc) {
         GST_ELEMENT_ERROR(element_, CORE, MISSING_PLUGIN, ("webrtcbin is not installed"),
                           ("install gstreamer1.0-plugins-bad and gstreamer1.0-nice"));
+        return;
+    }
+    if (!gst_bin_add(GST_BIN(element_), webrtc)) {
+        gst_object_unref(gst_object_ref_sink(webrtc));
+        session_lost("could not add a webrtcbin to signalsrc", true);
         return;
     }
     {
@@ -150,7 +185,6 @@ void Receiver::session_started(const std::string& session_id, const std::string&
         webrtc_ = webrtc;
         video_count_ = audio_count_ = 0;
     }
-    gst_bin_add(GST_BIN(element_), webrtc);
     auto connect = [this, webrtc](const char* signal, GCallback callback) {
         auto* weak = new WeakReceiver(weak_from_this());
         gulong id = g_signal_connect_data(
@@ -172,6 +206,10 @@ void Receiver::remote_sdp(const std::string& session_id, const protocol::Sdp& sd
         GST_WARNING_OBJECT(element_, "producer sent an answer; we never offer");
         return;
     }
+    if (remote_set_) {
+        GST_WARNING_OBJECT(element_, "producer sent a new offer; renegotiation is not supported");
+        return;
+    }
     SessionDescription offer = parse_description(GST_WEBRTC_SDP_TYPE_OFFER, sdp.sdp);
     if (!offer) {
         session_lost("the producer's offer is not valid SDP", true);
@@ -185,14 +223,18 @@ void Receiver::remote_sdp(const std::string& session_id, const protocol::Sdp& sd
             receivable.push_back(c);
     }
     auto offered = std::make_shared<std::vector<OfferedMedia>>(offered_media(offer->sdp, receivable));
-    GstPromise* promise = promise_then([weak = weak_from_this(), offered](const GstStructure*) {
+    GstPromise* promise = promise_then([weak = weak_from_this(), offered](const PromiseResult& result) {
         auto self = weak.lock();
         if (!self)
             return;
-        self->signaller_->thread().post([weak, offered] {
+        self->signaller_->thread().post([weak, offered, error = result.error] {
             auto self = weak.lock();
             if (!self || !self->webrtc_)
                 return;
+            if (!error.empty()) {
+                self->session_lost("webrtcbin rejected the producer's offer: " + error, true);
+                return;
+            }
             self->remote_set_ = true;
             for (const protocol::Ice& ice : self->pending_ice_)
                 g_signal_emit_by_name(self->webrtc_, "add-ice-candidate", ice.sdp_mline_index, ice.candidate.c_str());
@@ -212,29 +254,25 @@ void Receiver::remote_sdp(const std::string& session_id, const protocol::Sdp& sd
                 }
                 const OfferedMedia& m = (*offered)[mline];
                 g_object_set(trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, "codec-preferences",
-                             rtp_caps(*m.codec, m.payload).get(), nullptr);
+                             rtp_caps(*m.codec, m.payload, m.h264_profile).get(), nullptr);
             }
             if (transceivers)
                 g_array_unref(transceivers);
-            GstPromise* answer = promise_then([weak](const GstStructure* reply) {
-                GstWebRTCSessionDescription* desc = nullptr;
-                if (reply)
-                    gst_structure_get(reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc, nullptr);
-                auto owned = std::make_shared<SessionDescription>(desc);
+            GstPromise* answer = promise_then([weak](const PromiseResult& result) {
+                auto owned = std::make_shared<SessionDescription>(reply_description(result.reply, "answer"));
+                std::string error = result.ok() && !*owned ? "no answer in its reply" : result.error;
                 auto self = weak.lock();
                 if (!self)
                     return;
-                self->signaller_->thread().post([weak, owned] {
+                self->signaller_->thread().post([weak, owned, error] {
                     auto self = weak.lock();
                     if (!self || !self->webrtc_)
                         return;
-                    if (!*owned) {
-                        self->session_lost("webrtcbin could not answer the producer's offer", true);
+                    if (!error.empty()) {
+                        self->session_lost("webrtcbin could not answer the producer's offer: " + error, true);
                         return;
                     }
-                    g_signal_emit_by_name(self->webrtc_, "set-local-description", owned->get(), nullptr);
-                    self->signaller_->send_sdp(self->session_id_, protocol::Sdp {protocol::Sdp::Type::Answer,
-                                                                                 description_text(owned->get())});
+                    self->set_local_answer(owned);
                 });
             });
             g_signal_emit_by_name(self->webrtc_, "create-answer", nullptr, answer);
@@ -242,6 +280,30 @@ void Receiver::remote_sdp(const std::string& session_id, const protocol::Sdp& sd
         });
     });
     g_signal_emit_by_name(webrtc_, "set-remote-description", offer.get(), promise);
+    gst_promise_unref(promise);
+}
+
+// The answer goes to the producer only once webrtcbin has taken it.
+void Receiver::set_local_answer(const std::shared_ptr<SessionDescription>& answer)
+{
+    GstElement* webrtc = webrtc_;
+    GstPromise* promise = promise_then([weak = weak_from_this(), answer, webrtc](const PromiseResult& result) {
+        auto self = weak.lock();
+        if (!self)
+            return;
+        self->signaller_->thread().post([weak, answer, webrtc, error = result.error] {
+            auto self = weak.lock();
+            if (!self || self->webrtc_ != webrtc)
+                return; // that session is over
+            if (!error.empty()) {
+                self->session_lost("webrtcbin did not take its own answer: " + error, true);
+                return;
+            }
+            self->signaller_->send_sdp(self->session_id_,
+                                       protocol::Sdp {protocol::Sdp::Type::Answer, description_text(answer->get())});
+        });
+    });
+    g_signal_emit_by_name(webrtc_, "set-local-description", answer->get(), promise);
     gst_promise_unref(promise);
 }
 
@@ -295,6 +357,7 @@ void Receiver::session_lost(const std::string& why, bool tell_server)
     if (tell_server && !session_id_.empty())
         signaller_->end_session(session_id_);
     teardown_webrtc();
+    request_timer_.cancel();
     session_id_.clear();
     producer_id_.clear();
     if (settings_.eos_on_leave) {
@@ -304,11 +367,7 @@ void Receiver::session_lost(const std::string& why, bool tell_server)
         return;
     }
     post("signalsrc-producer-left", producer, "waiting");
-    retry_ms_ = retry_ms_ == 0 ? 250 : std::min(retry_ms_ * 2, 5000u);
-    retry_ = ScopedSource::timeout(signaller_->thread().context(), retry_ms_, [this] {
-        try_select();
-        return false;
-    });
+    schedule_retry();
 }
 
 void Receiver::teardown_webrtc()
@@ -348,15 +407,19 @@ void Receiver::post(const char* name, const std::string& producer_id, const std:
 
 // ---- incoming streams (streaming thread) --------------------------------------------
 
-void Receiver::on_pad_added(GstElement*, GstPad* pad, gpointer data)
+void Receiver::on_pad_added(GstElement* webrtc, GstPad* pad, gpointer data)
 {
     if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC)
         return;
     if (auto self = static_cast<WeakReceiver*>(data)->lock())
-        self->handle_pad(pad);
+        self->handle_pad(webrtc, pad);
 }
 
-void Receiver::handle_pad(GstPad* pad)
+// On webrtcbin's streaming thread, while the session may be ending on the
+// signaller's: the chain is put in the bin and in chains_ only if `webrtc`
+// is still the session's, under lock_, so teardown_webrtc() either finds it
+// whole or never sees it.
+void Receiver::handle_pad(GstElement* webrtc, GstPad* pad)
 {
     GRef<GstCaps> caps = adopt_ref(gst_pad_get_current_caps(pad));
     if (!caps)
@@ -370,62 +433,68 @@ void Receiver::handle_pad(GstPad* pad)
         return;
     }
     const CodecInfo& info = codec_info(*codec);
-    std::string name;
-    {
-        std::lock_guard<std::mutex> guard(lock_);
-        name = info.video ? "video_" + std::to_string(video_count_++) : "audio_" + std::to_string(audio_count_++);
-    }
     GRef<GstCaps> encoded = adopt_ref(gst_caps_from_string(info.encoded_caps));
 
-    std::vector<GstElement*> elements;
-    GstElement* depay = gst_element_factory_make(info.depayloader, nullptr);
-    GstElement* parser = info.parser ? gst_element_factory_make(info.parser, nullptr) : nullptr;
-    if (!depay || (info.parser && !parser)) {
+    // Ours until they are in the bin: an early return frees them.
+    std::vector<GRef<GstElement>> elements;
+    auto keep = [&elements](GstElement* e) {
+        if (e)
+            elements.push_back(GRef<GstElement>::ref(e)); // sinks the floating reference
+        return e != nullptr;
+    };
+    if (!keep(gst_element_factory_make(info.depayloader, nullptr)) ||
+        (info.parser && !keep(gst_element_factory_make(info.parser, nullptr)))) {
         GST_ELEMENT_ERROR(element_, CORE, MISSING_PLUGIN,
                           ("Missing %s or %s to receive %s", info.depayloader, info.parser ? info.parser : "",
                            info.name),
                           ("install gstreamer1.0-plugins-good and gstreamer1.0-plugins-bad"));
         return;
     }
-    elements.push_back(depay);
-    if (parser)
-        elements.push_back(parser);
-
+    std::string name;
+    {
+        std::lock_guard<std::mutex> guard(lock_);
+        if (webrtc_ != webrtc)
+            return; // that session is over
+        name = info.video ? "video_" + std::to_string(video_count_++) : "audio_" + std::to_string(audio_count_++);
+    }
     GstPad* ghost = pads_.expose(name, encoded.get());
     if (!downstream_wants_encoded(ghost, encoded.get())) {
-        GstElement* decoder = make_decoder(*codec);
-        if (!decoder) {
+        if (!keep(make_decoder(*codec))) {
             GST_ELEMENT_ERROR(element_, CORE, MISSING_PLUGIN, ("No %s decoder installed", info.name),
                               ("tried %s; install gstreamer1.0-libav or -plugins-good, or link signalsrc to a "
                                "downstream that takes %s",
                                info.decoders[0], info.encoded_caps));
             return;
         }
-        elements.push_back(decoder);
-        if (info.video) {
-            // Decoders give what they like; downstream may want another format.
-            if (GstElement* convert = gst_element_factory_make("videoconvert", nullptr))
-                elements.push_back(convert);
-        } else if (GstElement* convert = gst_element_factory_make("audioconvert", nullptr)) {
-            elements.push_back(convert);
-        }
+        // Decoders give what they like; downstream may want another format.
+        keep(gst_element_factory_make(info.video ? "videoconvert" : "audioconvert", nullptr));
     }
-    for (GstElement* e : elements)
-        gst_bin_add(GST_BIN(element_), e);
+
+    std::lock_guard<std::mutex> guard(lock_);
+    if (webrtc_ != webrtc)
+        return;
+    Chain chain {{}, take_ref(ghost)};
+    for (const GRef<GstElement>& e : elements) {
+        if (!gst_bin_add(GST_BIN(element_), e.get())) {
+            GST_ELEMENT_WARNING(element_, CORE, FAILED, ("Could not receive the %s stream", info.name),
+                                ("could not add %s", GST_ELEMENT_NAME(e.get())));
+            break;
+        }
+        chain.elements.push_back(e.get());
+    }
+    chains_.push_back(chain); // teardown_webrtc() removes what got in
+    if (chain.elements.size() != elements.size())
+        return;
     for (size_t i = 1; i < elements.size(); ++i)
-        gst_element_link(elements[i - 1], elements[i]);
-    GRef<GstPad> last_src = adopt_ref(gst_element_get_static_pad(elements.back(), "src"));
+        gst_element_link(elements[i - 1].get(), elements[i].get());
+    GRef<GstPad> last_src = adopt_ref(gst_element_get_static_pad(elements.back().get(), "src"));
     gst_ghost_pad_set_target(GST_GHOST_PAD(ghost), last_src.get());
     for (auto it = elements.rbegin(); it != elements.rend(); ++it)
-        gst_element_sync_state_with_parent(*it);
-    GRef<GstPad> depay_sink = adopt_ref(gst_element_get_static_pad(depay, "sink"));
+        gst_element_sync_state_with_parent(it->get());
+    GRef<GstPad> depay_sink = adopt_ref(gst_element_get_static_pad(elements.front().get(), "sink"));
     if (gst_pad_link(pad, depay_sink.get()) != GST_PAD_LINK_OK)
         GST_ELEMENT_WARNING(element_, CORE, NEGOTIATION, ("Could not link the incoming %s stream", info.name),
                             (nullptr));
-    {
-        std::lock_guard<std::mutex> guard(lock_);
-        chains_.push_back(Chain {elements, take_ref(ghost)});
-    }
     signaller_->thread().post([weak = weak_from_this()] {
         if (auto self = weak.lock())
             self->retry_ms_ = 0;

@@ -62,30 +62,38 @@ private:
     void remote_ice(const std::string& session_id, const protocol::Ice& ice);
     // The producer left, the session ended or the connection failed.
     void session_lost(const std::string& why, bool tell_server);
+    // Our startSession got an error or no answer: choose again, later.
+    void session_request_failed(const std::string& why);
+    void schedule_retry();
+    void set_local_answer(const std::shared_ptr<SessionDescription>& answer);
     void try_select();
     void teardown_webrtc();
     void post(const char* name, const std::string& producer_id, const std::string& detail);
 
     static void on_pad_added(GstElement* webrtc, GstPad* pad, gpointer data);
-    void handle_pad(GstPad* pad);
+    void handle_pad(GstElement* webrtc, GstPad* pad);
     static void on_ice_candidate(GstElement*, guint mline, char* candidate, gpointer data);
     static void on_connection_state(GObject* webrtc, GParamSpec*, gpointer data);
 
     GstElement* element_;
     Settings settings_;
     Pads pads_;
-    std::unique_ptr<Signaller> signaller_;
+    std::shared_ptr<Signaller> signaller_;
 
     // On the signaller thread.
     std::map<std::string, protocol::Json> producers_;
     std::string producer_id_;  // chosen, session asked or running
     std::string session_id_;
+    unsigned sessions_ = 0;    // names each session's webrtcbin
     bool ended_ = false;       // EOS sent or shut down; nothing more to do
     std::vector<protocol::Ice> pending_ice_;
     bool remote_set_ = false;
     // A session that keeps failing is not retried in a tight loop.
     ScopedSource retry_;
     unsigned retry_ms_ = 0;
+    // A session request the server never answers is given up after this.
+    static constexpr unsigned kSessionRequestTimeoutMs = 10000;
+    ScopedSource request_timer_;
 
     // Shared with streaming threads.
     std::mutex lock_;

@@ -128,50 +128,42 @@ Signaller::~Signaller()
     thread_.stop();
 }
 
-unsigned Signaller::server_port()
-{
-    // server_ belongs to the thread; start() has queued its work there
-    // before, so once the element has started, the port is known here.
-    unsigned port = 0;
-    thread_.invoke_sync([&] { port = server_ ? server_->port() : 0; });
-    return port;
-}
-
 void Signaller::start()
 {
-    thread_.invoke([this] {
-        if (client_)
-            return;
-        failed_ = false;
-        ever_connected_ = false;
-        Expected<bool> valid = client::validate_url(options_.client.url);
-        if (!valid) {
-            failed_ = true;
-            if (callbacks_.on_fatal)
-                callbacks_.on_fatal("Invalid signalling server URL: " + valid.error(), "");
-            return;
-        }
-        if (options_.run_server && !server_) {
-            server::ServerOptions so;
-            bool secure = false;
-            split_url(options_.client.url, so.host, so.port, secure);
-            so.token = options_.client.token;
-            std::string error;
-            if (secure)
-                error = "run-server cannot serve wss:// (no certificate); use a ws:// server-url or an external "
-                        "server";
-            else
-                server_ = EmbeddedServer::acquire(so, error);
-            if (!server_) {
-                failed_ = true;
-                if (callbacks_.on_fatal)
-                    callbacks_.on_fatal("Could not start the embedded signalling server for " + options_.client.url,
-                                        error);
-                return;
-            }
+    // The embedded server starts here, on the caller's thread (it runs on a
+    // thread of its own), so that its port is known when start() returns.
+    std::string fatal, fatal_debug;
+    Expected<bool> valid = client::validate_url(options_.client.url);
+    if (!valid) {
+        fatal = "Invalid signalling server URL: " + valid.error();
+    } else if (options_.run_server && !server_) {
+        server::ServerOptions so;
+        bool secure = false;
+        split_url(options_.client.url, so.host, so.port, secure);
+        so.token = options_.client.token;
+        if (secure)
+            fatal_debug = "run-server cannot serve wss:// (no certificate); use a ws:// server-url or an external "
+                          "server";
+        else
+            server_ = EmbeddedServer::acquire(so, fatal_debug);
+        if (!server_) {
+            fatal = "Could not start the embedded signalling server for " + options_.client.url;
+        } else {
             if (so.port == 0)
                 options_.client.url = with_port(options_.client.url, server_->port());
+            server_port_ = server_->port();
             GST_INFO("embedded signalling server on port %u", server_->port());
+        }
+    }
+    thread_.invoke([this, fatal, fatal_debug] {
+        if (client_ || stopped_)
+            return;
+        ever_connected_ = false;
+        if (!fatal.empty()) {
+            failed_ = true;
+            if (callbacks_.on_fatal)
+                callbacks_.on_fatal(fatal, fatal_debug);
+            return;
         }
         client_ = std::make_unique<client::Client>(
             thread_.context(), options_.client,
@@ -201,7 +193,11 @@ void Signaller::start()
 
 void Signaller::stop()
 {
+    // May run inside one of our callbacks (the element stopped from a
+    // handler on this thread): the client allows being destroyed from its
+    // callbacks, and ours stay in place, unused from now on.
     thread_.invoke_sync([this] {
+        stopped_ = true;
         connect_timer_.cancel();
         if (client_)
             client_->stop();
@@ -211,6 +207,8 @@ void Signaller::stop()
 
 void Signaller::on_state(client::State state, const std::string& detail)
 {
+    if (stopped_)
+        return;
     GST_DEBUG("signalling %s: %s", client::to_string(state), detail.c_str());
     switch (state) {
     case client::State::Connecting:
@@ -239,6 +237,8 @@ void Signaller::on_state(client::State state, const std::string& detail)
 
 void Signaller::on_message(const protocol::ServerMessage& message)
 {
+    if (stopped_)
+        return;
     using namespace protocol;
     GST_LOG("received %s", serialize(message).c_str());
     std::visit(Overloaded {
@@ -313,11 +313,35 @@ void Signaller::on_message(const protocol::ServerMessage& message)
 
 void Signaller::send(protocol::ClientMessage message)
 {
-    thread_.invoke([this, message = std::move(message)] {
-        GST_LOG("sending %s", protocol::serialize(message).c_str());
-        if (!client_ || !client_->send(message))
-            GST_DEBUG("not connected: dropped %s", protocol::type_name(message));
+    // Queued work must not outlive us: when the last owner lets go on this
+    // thread, we are gone before it runs.
+    thread_.invoke([weak = weak_from_this(), message = std::move(message)] {
+        auto self = weak.lock();
+        if (self)
+            self->send_now(message);
     });
+}
+
+void Signaller::send_now(const protocol::ClientMessage& message)
+{
+    {
+        GST_LOG("sending %s", protocol::serialize(message).c_str());
+        if (client_ && client_->send(message))
+            return;
+        // An SDP or candidate that never reaches the peer leaves its session
+        // stuck in negotiation: the session's owner hears of it and ends it.
+        if (const auto* peer = std::get_if<protocol::Peer>(&message)) {
+            const char* what = std::holds_alternative<protocol::Sdp>(peer->payload) ? "SDP" : "ICE candidate";
+            GST_WARNING("not connected to %s: could not send the %s of session %s", options_.client.url.c_str(),
+                        what, peer->session_id.c_str());
+            if (callbacks_.on_send_failed && !stopped_)
+                callbacks_.on_send_failed(peer->session_id,
+                                          std::string("could not send its ") + what +
+                                              ": not connected to the signalling server at " + options_.client.url);
+        } else {
+            GST_DEBUG("not connected: dropped %s", protocol::type_name(message));
+        }
+    }
 }
 
 void Signaller::send_sdp(const std::string& session_id, const protocol::Sdp& sdp)

@@ -5,7 +5,8 @@
 // protocol messages or sockets.
 //
 // Every callback runs on the signaller's thread. Methods may be called from
-// any thread.
+// any thread. Owned by shared_ptr (work it queues holds a weak reference);
+// it may be destroyed on its own thread, but not inside its own callbacks.
 #pragma once
 
 #include "client.h"
@@ -13,6 +14,7 @@
 #include "protocol.h"
 #include "server.h"
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -22,7 +24,7 @@ namespace signalbin {
 
 class EmbeddedServer;
 
-class Signaller {
+class Signaller : public std::enable_shared_from_this<Signaller> {
 public:
     enum class Role {
         Producer, // registers ["producer"]; consumers start sessions with it
@@ -61,12 +63,17 @@ public:
         std::function<void(const std::string& session_id, const protocol::Ice& ice)> on_ice;
         // The other side ended the session (or left).
         std::function<void(const std::string& session_id)> on_session_ended;
+        // An SDP or ICE candidate of the session could not be sent (not
+        // connected): the session cannot complete.
+        std::function<void(const std::string& session_id, const std::string& why)> on_send_failed;
     };
 
     Signaller(Options options, Callbacks callbacks);
     ~Signaller(); // stops and joins the thread; no callback runs after it
 
+    // Starts the embedded server (run-server) at once, then connects.
     void start();
+    // Disconnects; no callback runs after it returns.
     void stop();
 
     void send_sdp(const std::string& session_id, const protocol::Sdp& sdp);
@@ -81,25 +88,28 @@ public:
     // streaming thread.
     ContextThread& thread() { return thread_; }
     const std::string& url() const { return options_.client.url; }
-    // The embedded server's port once start() has run (0 otherwise).
-    unsigned server_port();
+    // The embedded server's port once start() has returned (0 otherwise).
+    unsigned server_port() const { return server_port_; }
 
 private:
     void on_state(client::State state, const std::string& detail);
     void on_message(const protocol::ServerMessage& message);
     void send(protocol::ClientMessage message);
+    void send_now(const protocol::ClientMessage& message);
 
     Options options_;
     Callbacks callbacks_;
     ContextThread thread_;
     // Owned by the thread: created, used and destroyed there.
     std::unique_ptr<client::Client> client_;
-    std::shared_ptr<EmbeddedServer> server_;
+    std::shared_ptr<EmbeddedServer> server_; // set by start(), released on the thread
+    std::atomic<unsigned> server_port_ {0};
     ScopedSource connect_timer_;
     std::string peer_id_;
     std::string last_detail_;
     bool ever_connected_ = false;
     bool failed_ = false;
+    bool stopped_ = false;
 };
 
 // An in-process signalling server shared by everything in the process that

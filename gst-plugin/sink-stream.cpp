@@ -30,6 +30,7 @@ SinkStream::SinkStream(GstBin* bin, std::string name, bool video, Settings setti
       on_ready_(std::move(on_ready)),
       on_error_(std::move(on_error))
 {
+    g_weak_ref_init(&bin_ref_, bin_);
     entry_ = gst_element_factory_make("identity", (name_ + "-in").c_str());
     g_object_set(entry_, "silent", TRUE, nullptr);
     gst_bin_add(bin_, entry_);
@@ -41,11 +42,17 @@ SinkStream::SinkStream(GstBin* bin, std::string name, bool video, Settings setti
 
 SinkStream::~SinkStream()
 {
+    // Consumers share the stream and may let go of it last, on another
+    // thread: if the element is gone by then, so are our elements.
+    GRef<GstBin> bin = adopt_ref(static_cast<GstBin*>(g_weak_ref_get(&bin_ref_)));
+    g_weak_ref_clear(&bin_ref_);
+    if (!bin)
+        return;
     std::lock_guard<std::mutex> guard(lock_);
     for (GstElement* e : elements_) {
         gst_element_set_locked_state(e, TRUE);
         gst_element_set_state(e, GST_STATE_NULL);
-        gst_bin_remove(bin_, e);
+        gst_bin_remove(bin.get(), e);
     }
 }
 
@@ -93,33 +100,47 @@ GstPadProbeReturn SinkStream::on_entry_event(GstPad*, GstPadProbeInfo* info, gpo
         return GST_PAD_PROBE_OK;
     GstCaps* caps = nullptr;
     gst_event_parse_caps(event, &caps);
-    std::string error;
-    bool ok;
+    // The callbacks post messages and reach the producer: never with lock_ held.
+    std::string error, debug;
+    bool ready = false;
     {
         std::lock_guard<std::mutex> guard(self->lock_);
         if (self->built_ || self->failed_) {
             // Later caps: only a change of codec on encoded input is a problem.
-            if (self->input_codec_ && codec_from_encoded_caps(caps) != self->input_codec_) {
-                GCharPtr text(gst_caps_to_string(caps));
-                self->on_error_("Input of " + self->name_ + " changed codec mid-stream",
-                                std::string("new caps: ") + text.get());
-                return GST_PAD_PROBE_DROP;
-            }
-            return GST_PAD_PROBE_OK;
-        }
-        ok = self->build(caps, error);
-        if (ok)
+            if (!self->input_codec_ || codec_from_encoded_caps(caps) == self->input_codec_)
+                return GST_PAD_PROBE_OK;
+            error = "Input of " + self->name_ + " changed codec mid-stream";
+        } else if (self->build(caps, error)) {
             self->built_ = true;
-        else
+            ready = true;
+        } else {
             self->failed_ = true;
+        }
     }
-    if (!ok) {
-        GCharPtr text(gst_caps_to_string(caps));
-        self->on_error_(error, std::string("caps: ") + text.get());
-        return GST_PAD_PROBE_DROP;
+    if (ready) {
+        self->on_ready_();
+        return GST_PAD_PROBE_OK;
     }
-    self->on_ready_();
-    return GST_PAD_PROBE_OK;
+    GCharPtr text(gst_caps_to_string(caps));
+    self->on_error_(error, std::string("caps: ") + text.get());
+    return GST_PAD_PROBE_DROP;
+}
+
+std::string SinkStream::h264_profile_level_id() const
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    if (input_codec_ != Codec::H264)
+        return kH264ProfileLevelId;
+    // The parser's caps, read from the stream's SPS, say it best; before the
+    // first frame only the input's caps do.
+    auto tee = codec_tees_.find(Codec::H264);
+    if (tee != codec_tees_.end()) {
+        GRef<GstPad> sink = adopt_ref(gst_element_get_static_pad(tee->second, "sink"));
+        GRef<GstCaps> caps = adopt_ref(sink ? gst_pad_get_current_caps(sink.get()) : nullptr);
+        if (caps)
+            return signalbin::h264_profile_level_id(caps.get());
+    }
+    return input_h264_profile_;
 }
 
 GstElement* SinkStream::add(const char* factory, const char* role)
@@ -173,6 +194,8 @@ bool SinkStream::build(GstCaps* caps, std::string& error)
             return false;
         }
         input_codec_ = codec;
+        if (*codec == Codec::H264)
+            input_h264_profile_ = signalbin::h264_profile_level_id(caps); // what the SDP must say of this stream
         if (const char* parser = codec_info(*codec).parser)
             chain.push_back(add(parser, "parse"));
         GstElement* tee = make_tee();
@@ -219,57 +242,86 @@ bool SinkStream::build(GstCaps* caps, std::string& error)
 }
 
 // raw tee ! queue ! encoder ! [caps] ! [parser] ! tee(codec) ! fakesink. With the lock held.
+// On failure nothing of the branch stays in the bin, so a later try can
+// build it again under the same names.
 GstElement* SinkStream::build_encoder_branch(Codec codec)
 {
     const CodecInfo& info = codec_info(codec);
     if (info.video != video_ || !missing_elements(codec, true, false).empty())
         return nullptr;
     std::string prefix = name_ + "-" + info.name;
-    std::vector<GstElement*> chain;
-    GstElement* queue = gst_element_factory_make("queue", (prefix + "-queue").c_str());
-    // Never let encoding fall behind live input: drop raw frames instead.
-    g_object_set(queue, "max-size-buffers", 2u, "max-size-bytes", 0u, "max-size-time", G_GUINT64_CONSTANT(0), nullptr);
-    gst_util_set_object_arg(G_OBJECT(queue), "leaky", "downstream");
-    chain.push_back(queue);
-    GstElement* encoder = make_encoder(codec, settings_.keyframe_interval, settings_.bitrate_kbps);
-    gst_object_set_name(GST_OBJECT(encoder), (prefix + "-encoder").c_str());
-    chain.push_back(encoder);
-    if (codec == Codec::H264) {
-        GstElement* filter = gst_element_factory_make("capsfilter", (prefix + "-caps").c_str());
-        GstCaps* caps = gst_caps_from_string("video/x-h264,profile=constrained-baseline,stream-format=byte-stream");
-        g_object_set(filter, "caps", caps, nullptr);
-        gst_caps_unref(caps);
-        chain.push_back(filter);
+    std::vector<GRef<GstElement>> chain; // our references until the branch runs
+    auto make = [&chain](GstElement* e, const std::string& name) {
+        if (!e)
+            return false;
+        gst_object_set_name(GST_OBJECT(e), name.c_str());
+        chain.push_back(GRef<GstElement>::ref(e)); // sinks the floating reference
+        return true;
+    };
+    GstElement* queue = gst_element_factory_make("queue", nullptr);
+    bool made = make(queue, prefix + "-queue");
+    if (made) {
+        // Never let encoding fall behind live input: drop raw frames instead.
+        g_object_set(queue, "max-size-buffers", 2u, "max-size-bytes", 0u, "max-size-time", G_GUINT64_CONSTANT(0),
+                     nullptr);
+        gst_util_set_object_arg(G_OBJECT(queue), "leaky", "downstream");
+        made = make(make_encoder(codec, settings_.keyframe_interval, settings_.bitrate_kbps), prefix + "-encoder");
     }
-    if (info.parser)
-        chain.push_back(gst_element_factory_make(info.parser, (prefix + "-parse").c_str()));
-    GstElement* tee = make_tee();
-    gst_object_set_name(GST_OBJECT(tee), (prefix + "-tee").c_str());
-    chain.push_back(tee);
-    GstElement* sink = gst_element_factory_make("fakesink", (prefix + "-sink").c_str());
-    g_object_set(sink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE, nullptr);
-    chain.push_back(sink);
-
-    for (GstElement* e : chain) {
-        gst_bin_add(bin_, e);
-        elements_.push_back(e);
-    }
-    GstElement* previous = nullptr;
-    for (GstElement* e : chain) {
-        if (previous && !link(previous, e)) {
-            GST_ERROR("could not link %s to %s", GST_ELEMENT_NAME(previous), GST_ELEMENT_NAME(e));
-            return nullptr;
+    if (made && codec == Codec::H264) {
+        GstElement* filter = gst_element_factory_make("capsfilter", nullptr);
+        made = make(filter, prefix + "-caps");
+        if (made) {
+            GRef<GstCaps> caps = adopt_ref(
+                gst_caps_from_string("video/x-h264,profile=constrained-baseline,stream-format=byte-stream"));
+            g_object_set(filter, "caps", caps.get(), nullptr);
         }
-        previous = e;
     }
-    for (auto it = chain.rbegin(); it != chain.rend(); ++it)
-        gst_element_sync_state_with_parent(*it);
-    if (!link(raw_tee_, queue)) {
-        GST_ERROR("could not link %s to its encoder", GST_ELEMENT_NAME(raw_tee_));
+    if (made && info.parser)
+        made = make(gst_element_factory_make(info.parser, nullptr), prefix + "-parse");
+    GstElement* tee = nullptr;
+    if (made) {
+        tee = make_tee();
+        made = make(tee, prefix + "-tee");
+    }
+    if (made) {
+        GstElement* sink = gst_element_factory_make("fakesink", nullptr);
+        made = make(sink, prefix + "-sink");
+        if (made)
+            g_object_set(sink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE, nullptr);
+    }
+    if (!made) {
+        GST_ERROR_OBJECT(bin_, "%s: could not make the elements of the %s encoder", name_.c_str(), info.name);
         return nullptr;
     }
+
+    std::vector<GstElement*> added;
+    auto undo = [&](const char* what) {
+        GST_ERROR_OBJECT(bin_, "%s: could not start the %s encoder: %s", name_.c_str(), info.name, what);
+        for (GstElement* e : added) {
+            gst_element_set_locked_state(e, TRUE);
+            gst_element_set_state(e, GST_STATE_NULL);
+            gst_bin_remove(bin_, e);
+        }
+        return nullptr;
+    };
+    for (const GRef<GstElement>& e : chain) {
+        if (!gst_bin_add(bin_, e.get()))
+            return undo((std::string("could not add ") + GST_ELEMENT_NAME(e.get())).c_str());
+        added.push_back(e.get());
+    }
+    for (size_t i = 1; i < chain.size(); ++i) {
+        if (!link(chain[i - 1].get(), chain[i].get()))
+            return undo((std::string("could not link ") + GST_ELEMENT_NAME(chain[i - 1].get()) + " to " +
+                         GST_ELEMENT_NAME(chain[i].get()))
+                            .c_str());
+    }
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it)
+        gst_element_sync_state_with_parent(it->get());
+    if (!link(raw_tee_, queue))
+        return undo("could not link the raw tee to it");
+    elements_.insert(elements_.end(), added.begin(), added.end());
     codec_tees_[codec] = tee;
-    GST_INFO("%s: %s encoder started", name_.c_str(), info.name);
+    GST_INFO_OBJECT(bin_, "%s: %s encoder started", name_.c_str(), info.name);
     return tee;
 }
 

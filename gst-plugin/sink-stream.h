@@ -49,6 +49,9 @@ public:
     bool ready() const;
     // What this stream can send: the input codec, or the installed encoders.
     std::vector<Codec> codecs() const;
+    // The profile-level-id the SDP announces for H.264 from this stream:
+    // encoded input's own, else our encoder's (kH264ProfileLevelId).
+    std::string h264_profile_level_id() const;
     // The tee a consumer links to for `codec`, building an encoder if needed;
     // nullptr if this stream cannot provide it.
     GstElement* tee_for(Codec codec);
@@ -59,7 +62,8 @@ private:
     GstElement* add(const char* factory, const char* role);
     GstElement* build_encoder_branch(Codec codec);
 
-    GstBin* bin_;
+    GstBin* bin_;      // the element, which outlives us while it holds us
+    GWeakRef bin_ref_; // for the destructor, which may run after it
     std::string name_;
     bool video_;
     Settings settings_;
@@ -72,6 +76,7 @@ private:
     bool built_ = false;
     bool failed_ = false;
     std::optional<Codec> input_codec_; // set for encoded input
+    std::string input_h264_profile_;   // profile-level-id of encoded H.264 input
     GstElement* raw_tee_ = nullptr;
     std::map<Codec, GstElement*> codec_tees_;
     std::vector<GstElement*> elements_;

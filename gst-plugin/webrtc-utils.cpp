@@ -57,35 +57,76 @@ GstElement* make_webrtcbin(const WebRtcConfig& config, const std::string& name)
     return webrtc;
 }
 
+namespace {
+std::mutex dtls_lock;
+GThread* dtls_thread = nullptr; // running, or finished and not yet joined
+bool dtls_started = false;
+} // namespace
+
 void prepare_dtls_certificate()
 {
-    static std::once_flag once;
-    std::call_once(once, [] {
-        // dtlsdec makes (or takes) the process-wide certificate when created.
-        GThread* thread = g_thread_try_new(
-            "signalbin-dtls",
-            [](gpointer) -> gpointer {
-                if (GstElement* dec = gst_element_factory_make("dtlsdec", nullptr))
-                    gst_object_unref(gst_object_ref_sink(dec));
-                return nullptr;
-            },
-            nullptr, nullptr);
-        if (thread)
-            g_thread_unref(thread); // runs on, detached
-    });
+    std::lock_guard<std::mutex> guard(dtls_lock);
+    if (dtls_started)
+        return;
+    dtls_started = true;
+    // dtlsdec makes (or takes) the process-wide certificate when created.
+    dtls_thread = g_thread_try_new(
+        "signalbin-dtls",
+        [](gpointer) -> gpointer {
+            if (GstElement* dec = gst_element_factory_make("dtlsdec", nullptr))
+                gst_object_unref(gst_object_ref_sink(dec));
+            return nullptr;
+        },
+        nullptr, nullptr);
 }
 
-GstPromise* promise_then(std::function<void(const GstStructure* reply)> fn)
+void finish_dtls_certificate()
 {
-    auto* heap = new std::function<void(const GstStructure*)>(std::move(fn));
+    std::lock_guard<std::mutex> guard(dtls_lock);
+    if (dtls_thread)
+        g_thread_join(dtls_thread);
+    dtls_thread = nullptr;
+}
+
+GstPromise* promise_then(std::function<void(const PromiseResult& result)> fn)
+{
+    auto* heap = new std::function<void(const PromiseResult&)>(std::move(fn));
     return gst_promise_new_with_change_func(
         [](GstPromise* promise, gpointer data) {
-            auto* f = static_cast<std::function<void(const GstStructure*)>*>(data);
-            const GstStructure* reply =
-                gst_promise_wait(promise) == GST_PROMISE_RESULT_REPLIED ? gst_promise_get_reply(promise) : nullptr;
-            (*f)(reply);
+            auto* f = static_cast<std::function<void(const PromiseResult&)>*>(data);
+            PromiseResult result;
+            switch (gst_promise_wait(promise)) {
+            case GST_PROMISE_RESULT_REPLIED: {
+                result.reply = gst_promise_get_reply(promise);
+                GError* error = nullptr;
+                if (result.reply && gst_structure_has_field(result.reply, "error") &&
+                    gst_structure_get(result.reply, "error", G_TYPE_ERROR, &error, nullptr)) {
+                    result.error = error && error->message && *error->message ? error->message : "unknown error";
+                    g_clear_error(&error);
+                }
+                break;
+            }
+            case GST_PROMISE_RESULT_INTERRUPTED:
+                result.error = "interrupted";
+                break;
+            case GST_PROMISE_RESULT_EXPIRED:
+                result.error = "expired";
+                break;
+            case GST_PROMISE_RESULT_PENDING:
+                result.error = "no reply";
+                break;
+            }
+            (*f)(result);
         },
-        heap, [](gpointer data) { delete static_cast<std::function<void(const GstStructure*)>*>(data); });
+        heap, [](gpointer data) { delete static_cast<std::function<void(const PromiseResult&)>*>(data); });
+}
+
+SessionDescription reply_description(const GstStructure* reply, const char* field)
+{
+    GstWebRTCSessionDescription* description = nullptr;
+    if (reply)
+        gst_structure_get(reply, field, GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &description, nullptr);
+    return SessionDescription(description);
 }
 
 SessionDescription parse_description(GstWebRTCSDPType type, const std::string& sdp)
@@ -108,29 +149,45 @@ std::string description_text(const GstWebRTCSessionDescription* description)
 
 namespace {
 
-// How well an H.264 format suits us: 0 unusable; higher is better. We send
-// constrained baseline with packetization-mode=1; browsers offer several
-// profiles and both packetization modes.
-int h264_score(const std::string& fmtp)
+// How well an offered H.264 format suits us: 0 unusable; higher is better.
+// Only packetization-mode=1. Sending, the profile must be the one we send
+// (`send_profile`, 6 hex digits); any level will do, as browsers decode
+// above what they offer with level-asymmetry-allowed. Receiving (empty
+// `send_profile`), any profile decodes; constrained baseline is preferred.
+int h264_score(const std::string& fmtp, const std::string& send_profile)
 {
     if (fmtp.find("packetization-mode=1") == std::string::npos)
         return 0;
     size_t at = fmtp.find("profile-level-id=");
-    if (at == std::string::npos)
-        return 1; // baseline, level 1 by default
-    std::string id = fmtp.substr(at + std::strlen("profile-level-id="), 6);
-    if (g_ascii_strcasecmp(id.c_str(), "42e01f") == 0)
+    // Without one, profile-level-id is 420010: baseline, level 1.
+    std::string id = at == std::string::npos ? "420010" : fmtp.substr(at + std::strlen("profile-level-id="), 6);
+    auto same = [&id](const std::string& other, size_t digits) {
+        return id.size() >= digits && other.size() >= digits &&
+               g_ascii_strncasecmp(id.c_str(), other.c_str(), digits) == 0;
+    };
+    bool baseline_family = same("42", 2);
+    if (send_profile.empty()) {
+        if (same(kH264ProfileLevelId, 6))
+            return 5;
+        if (same("42e0", 4) || same("42c0", 4))
+            return 4;
+        return baseline_family ? 3 : 2;
+    }
+    if (same(send_profile, 6))
+        return 5;
+    if (same(send_profile, 4))
         return 4;
-    if (g_ascii_strncasecmp(id.c_str(), "42e0", 4) == 0 || g_ascii_strncasecmp(id.c_str(), "42c0", 4) == 0)
+    // Constrained baseline decodes as baseline, and the other way round for
+    // what an encoder tuned for it emits.
+    if (same(send_profile, 2) && (!baseline_family || same("42e0", 4) || same("42c0", 4) || same("4200", 4)))
         return 3;
-    if (g_ascii_strncasecmp(id.c_str(), "4200", 4) == 0)
-        return 2;
     return 0;
 }
 
 } // namespace
 
-std::vector<OfferedMedia> offered_media(const GstSDPMessage* sdp, const std::vector<Codec>& preferred)
+std::vector<OfferedMedia> offered_media(const GstSDPMessage* sdp, const std::vector<Codec>& preferred,
+                                        const std::string& send_h264_profile)
 {
     std::vector<OfferedMedia> result;
     for (guint i = 0; i < gst_sdp_message_medias_len(sdp); ++i) {
@@ -152,19 +209,23 @@ std::vector<OfferedMedia> offered_media(const GstSDPMessage* sdp, const std::vec
                 if (!encoding || g_ascii_strcasecmp(encoding, info.encoding_name) != 0)
                     continue;
                 int score = 1;
+                std::string profile;
                 if (codec == Codec::H264) {
+                    const char* id = gst_structure_get_string(s, "profile-level-id");
+                    profile = id ? id : "420010";
                     std::string fmtp;
                     for (guint a = 0; a < gst_sdp_media_attributes_len(media); ++a) {
                         const GstSDPAttribute* attr = gst_sdp_media_get_attribute(media, a);
                         if (g_strcmp0(attr->key, "fmtp") == 0 && attr->value && std::atoi(attr->value) == pt)
                             fmtp = attr->value;
                     }
-                    score = h264_score(fmtp);
+                    score = h264_score(fmtp, send_h264_profile);
                 }
                 if (score > best) {
                     best = score;
                     offered.codec = codec;
                     offered.payload = pt;
+                    offered.h264_profile = profile;
                 }
             }
             if (offered.codec)

@@ -37,24 +37,46 @@ GstElement* make_webrtcbin(const WebRtcConfig& config, const std::string& name);
 // per process, so that the first session does not wait for it (GStreamer's
 // dtls elements share one generated RSA key; making it takes 150-400 ms).
 void prepare_dtls_certificate();
+// Waits until that thread is done. Elements call it when they stop: a thread
+// still in OpenSSL when the process exits crashes it (OpenSSL frees its
+// state in an atexit handler).
+void finish_dtls_certificate();
 
-// Calls `fn` with the promise's reply (nullptr on error/interruption) from
-// whichever thread webrtcbin answers on.
-GstPromise* promise_then(std::function<void(const GstStructure* reply)> fn);
+// What a webrtcbin promise came back with: its reply (valid during the
+// callback only; nullptr for actions that reply with nothing), or why it
+// failed: webrtcbin's GError for a rejected action, or "interrupted" /
+// "expired".
+struct PromiseResult {
+    const GstStructure* reply = nullptr;
+    std::string error; // empty: success
+    bool ok() const { return error.empty(); }
+};
+
+// Calls `fn` with the promise's result from whichever thread webrtcbin
+// answers on.
+GstPromise* promise_then(std::function<void(const PromiseResult& result)> fn);
+
+// The session description in a create-offer/create-answer reply (`field`
+// "offer" or "answer"), or nullptr.
+SessionDescription reply_description(const GstStructure* reply, const char* field);
 
 // SDP text <-> webrtc session description; nullptr if the text is not SDP.
 SessionDescription parse_description(GstWebRTCSDPType type, const std::string& sdp);
 std::string description_text(const GstWebRTCSessionDescription* description);
 
 // For a remote offer: per m-line, the media ("video"/"audio") and the first
-// of `preferred` codecs it offers, with the payload type it used (H.264 only
-// with packetization-mode=1 and a constrained-baseline profile).
+// of `preferred` codecs it offers, with the payload type it used. H.264 only
+// with packetization-mode=1; to send, in the profile of `send_h264_profile`
+// (a profile-level-id); to receive (empty), any profile, constrained
+// baseline first.
 struct OfferedMedia {
     std::string media;
     std::optional<Codec> codec;
     int payload = -1;
+    std::string h264_profile; // the chosen H.264 format's profile-level-id
 };
-std::vector<OfferedMedia> offered_media(const GstSDPMessage* sdp, const std::vector<Codec>& preferred);
+std::vector<OfferedMedia> offered_media(const GstSDPMessage* sdp, const std::vector<Codec>& preferred,
+                                        const std::string& send_h264_profile = "");
 
 const char* connection_state_name(GstWebRTCPeerConnectionState state);
 const char* ice_state_name(GstWebRTCICEConnectionState state);
