@@ -200,8 +200,12 @@ export async function startLauncher({ pipeline, cert, key, extraArgs = [] } = {}
 }
 
 // gst-launch-1.0 with our plugin (and the system's), as a separate process.
+// In a sanitizer build (tests/meson.build), the plugin needs the sanitizer
+// runtimes loaded first, and gst-launch-1.0 is not built with them.
 export function startGstLaunch(args) {
-  return new Child("gst-launch-1.0", "gst-launch-1.0", args, { GST_PLUGIN_PATH: paths.pluginDir });
+  const env = { GST_PLUGIN_PATH: paths.pluginDir };
+  if (process.env.SIGNALBIN_SANITIZER_PRELOAD) env.LD_PRELOAD = process.env.SIGNALBIN_SANITIZER_PRELOAD;
+  return new Child("gst-launch-1.0", "gst-launch-1.0", args, env);
 }
 
 // A self-signed certificate for 127.0.0.1 and localhost in a new temporary
