@@ -88,7 +88,7 @@ void produce(const Args& args)
         names.push_back(name);
         pipelines.push_back(std::make_unique<Pipeline>(
             format.source() + " ! signalsink name=sink server-url=" + server.url() + " meta=\"meta,name=" + name +
-                "\" " + (shared ? std::string() : std::string("max-consumers=1 ")) + loopback_ice(),
+                "\" " + (shared ? std::string("max-consumers=0 ") : std::string("max-consumers=1 ")) + loopback_ice(),
             "producer-" + name));
     }
     std::vector<Pipeline*> watch;
