@@ -486,6 +486,92 @@ GST_START_TEST(test_refused_answer)
 GST_END_TEST;
 
 namespace {
+// A signalling server of another wording: it lists one producer, "cam", and
+// refuses the first session request with an error in words of its own (as
+// servers other than ours do), then answers nothing. Protocol only: no
+// media, no WebRTC.
+class ScriptedServer {
+public:
+    explicit ScriptedServer(GMainContext* context) : context_(context)
+    {
+        server_ = adopt_ref(soup_server_new(nullptr, nullptr));
+        soup_server_add_websocket_handler(server_.get(), "/", nullptr, nullptr, &ScriptedServer::on_connection, this,
+                                          nullptr);
+        GErrorPtr error;
+        fail_unless(soup_server_listen_local(server_.get(), 0, SOUP_SERVER_LISTEN_IPV4_ONLY, GErrorOut(error)),
+                    "cannot listen: %s", error ? error->message : "?");
+        GSList* uris = soup_server_get_uris(server_.get());
+        port_ = uris ? static_cast<unsigned>(g_uri_get_port(static_cast<GUri*>(uris->data))) : 0;
+        g_slist_free_full(uris, reinterpret_cast<GDestroyNotify>(g_uri_unref));
+    }
+    ~ScriptedServer()
+    {
+        for (auto& ws : connections_) {
+            g_signal_handlers_disconnect_by_data(ws.get(), this);
+            if (soup_websocket_connection_get_state(ws.get()) == SOUP_WEBSOCKET_STATE_OPEN)
+                soup_websocket_connection_close(ws.get(), SOUP_WEBSOCKET_CLOSE_NORMAL, nullptr);
+        }
+        soup_server_disconnect(server_.get());
+    }
+    ScriptedServer(const ScriptedServer&) = delete;
+    ScriptedServer& operator=(const ScriptedServer&) = delete;
+
+    unsigned port() const { return port_; }
+    int session_requests() const { return session_requests_; }
+    bool wait_requests(int n) { return signalbin::test::wait_until(context_, [&] { return session_requests_ >= n; }); }
+
+private:
+    static void send(SoupWebsocketConnection* ws, const std::string& json)
+    {
+        soup_websocket_connection_send_text(ws, json.c_str());
+    }
+    static void on_connection(SoupServer*, SoupServerMessage*, const char*, SoupWebsocketConnection* ws,
+                              gpointer data)
+    {
+        auto* self = static_cast<ScriptedServer*>(data);
+        self->connections_.push_back(take_ref(ws));
+        g_signal_connect(ws, "message", G_CALLBACK(&ScriptedServer::on_message), self);
+        send(ws, R"({"type":"welcome","peerId":"C1"})");
+    }
+    static void on_message(SoupWebsocketConnection* ws, gint, GBytes* bytes, gpointer data)
+    {
+        auto* self = static_cast<ScriptedServer*>(data);
+        gsize size = 0;
+        auto* text = static_cast<const char*>(g_bytes_get_data(bytes, &size));
+        auto parsed = protocol::parse_client_message({text, size});
+        if (!parsed)
+            return;
+        if (std::holds_alternative<protocol::ListRequest>(parsed.value()))
+            send(ws, R"({"type":"list","producers":[{"id":"P1","meta":{"name":"cam"}}]})");
+        if (std::holds_alternative<protocol::StartSessionRequest>(parsed.value()) && ++self->session_requests_ == 1)
+            send(ws, R"({"type":"error","details":"Peer P1 is not available"})");
+    }
+
+    GMainContext* context_;
+    GRef<SoupServer> server_;
+    std::vector<GRef<SoupWebsocketConnection>> connections_;
+    unsigned port_ = 0;
+    int session_requests_ = 0;
+};
+} // namespace
+
+// A refused session request is retried whatever words the server uses (the
+// protocol's fact: an error while a startSession waits), not only ours.
+GST_START_TEST(test_session_refused_in_other_words)
+{
+    TestContext context;
+    ScriptedServer server(context);
+    Pipeline consumer("signalsrc name=src server-url=ws://127.0.0.1:" + std::to_string(server.port()) +
+                      " producer-name=cam ! fakesink");
+    consumer.play();
+    fail_unless(server.wait_requests(2), "signalsrc asked for a session %d times; after the server's error it "
+                                         "should ask again",
+                server.session_requests());
+    consumer.stop();
+}
+GST_END_TEST;
+
+namespace {
 struct BlockedHandler {
     Flag entered;
     Flag released;
@@ -671,6 +757,7 @@ static Suite* robustness_suite()
     tcase_add_test(tc, test_session_timeout);
     tcase_add_test(tc, test_max_consumers);
     tcase_add_test(tc, test_refused_answer);
+    tcase_add_test(tc, test_session_refused_in_other_words);
     tcase_add_test(tc, test_stats_while_busy);
 
     tc = add("media");
