@@ -25,6 +25,7 @@ namespace {
 
 struct ConsumerStat {
     std::string connection_state;
+    std::string ice_connection_state;
     guint64 bytes_sent = 0;
 };
 
@@ -47,6 +48,8 @@ std::map<std::string, ConsumerStat> consumer_stats(const std::vector<GRef<GstEle
             ConsumerStat s;
             if (const char* state = gst_structure_get_string(c, "connection-state"))
                 s.connection_state = state;
+            if (const char* ice = gst_structure_get_string(c, "ice-connection-state"))
+                s.ice_connection_state = ice;
             gst_structure_get_uint64(c, "bytes-sent", &s.bytes_sent);
             all[field] = s;
         }
@@ -163,6 +166,17 @@ void produce(const Args& args)
         },
         static_cast<gint64>(join_timeout * G_USEC_PER_SEC), watch, 250);
     double join_s = static_cast<double>(now_us() - join_start) / 1e6;
+    // The consumers that are not streaming, and where each one stopped.
+    Json not_streaming = Json::array();
+    if (!all_streaming) {
+        for (const auto& [peer, s] : consumer_stats(sinks)) {
+            auto it = first_bytes.find(peer);
+            if (s.connection_state == "connected" && it != first_bytes.end() && s.bytes_sent > it->second)
+                continue;
+            not_streaming.push(peer + ": connection " + s.connection_state + ", ICE " + s.ice_connection_state +
+                               ", " + std::to_string(s.bytes_sent) + " bytes sent");
+        }
+    }
     sleep_checking(G_USEC_PER_SEC, watch);
 
     // The window.
@@ -232,6 +246,7 @@ void produce(const Args& args)
         .set("fps", format.fps)
         .set("cores", cores)
         .set("all_streaming", all_streaming)
+        .set("not_streaming", not_streaming)
         .set("streaming_at_start", streaming)
         .set("connected_at_end", connected_end)
         .set("join_s", join_s)
