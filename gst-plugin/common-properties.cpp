@@ -16,8 +16,9 @@ enum Offset {
     TLS_INSECURE,
     CONNECT_TIMEOUT,
     RUN_SERVER,
+    SESSION_TIMEOUT,
 };
-static_assert(RUN_SERVER + 1 == kCommonPropertyCount, "update kCommonPropertyCount");
+static_assert(SESSION_TIMEOUT + 1 == kCommonPropertyCount, "update kCommonPropertyCount");
 
 constexpr auto kFlags = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                                  GST_PARAM_MUTABLE_READY);
@@ -110,6 +111,13 @@ void install_common_properties(GObjectClass* klass, guint first)
                              "Start a signalling server inside this process on server-url's host and port (shared "
                              "with other elements asking for the same port), so no separate signalbin-server is needed",
                              FALSE, kFlags));
+    g_object_class_install_property(
+        klass, first + SESSION_TIMEOUT,
+        g_param_spec_uint("session-timeout", "Session timeout",
+                          "Milliseconds a session may take to connect (offer and answer, ICE and DTLS). Past it the "
+                          "session ends with a warning that says where it stopped: signalsink drops that consumer "
+                          "and tells it, signalsrc asks the producers again. 0: wait forever",
+                          0, G_MAXUINT, kDefaultSessionTimeoutMs, kFlags));
 }
 
 std::string string_value(const GValue* value)
@@ -176,6 +184,9 @@ bool set_common_property(CommonSettings& s, guint first, guint id, const GValue*
     case RUN_SERVER:
         s.run_server = g_value_get_boolean(value);
         break;
+    case SESSION_TIMEOUT:
+        s.session_timeout_ms = g_value_get_uint(value);
+        break;
     }
     return true;
 }
@@ -211,6 +222,9 @@ bool get_common_property(const CommonSettings& s, guint first, guint id, GValue*
         break;
     case RUN_SERVER:
         g_value_set_boolean(value, s.run_server);
+        break;
+    case SESSION_TIMEOUT:
+        g_value_set_uint(value, s.session_timeout_ms);
         break;
     }
     return true;

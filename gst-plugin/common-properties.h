@@ -15,6 +15,7 @@ namespace signalbin {
 
 constexpr const char* kDefaultServerUrl = "ws://127.0.0.1:8443";
 constexpr unsigned kDefaultConnectTimeoutMs = 10000;
+constexpr unsigned kDefaultSessionTimeoutMs = 20000;
 
 struct CommonSettings {
     std::string server_url = kDefaultServerUrl;
@@ -26,13 +27,14 @@ struct CommonSettings {
     bool tls_insecure = false;
     unsigned connect_timeout_ms = kDefaultConnectTimeoutMs;
     bool run_server = false;
+    unsigned session_timeout_ms = kDefaultSessionTimeoutMs;
 
     Signaller::Options signaller_options(Signaller::Role role) const;
     WebRtcConfig webrtc_config(unsigned latency_ms) const;
 };
 
 // Property ids first_id .. first_id + kCommonPropertyCount - 1.
-constexpr guint kCommonPropertyCount = 9;
+constexpr guint kCommonPropertyCount = 10;
 void install_common_properties(GObjectClass* klass, guint first_id);
 // False when `id` is not a common property. Call with the object lock held.
 bool set_common_property(CommonSettings& settings, guint first_id, guint id, const GValue* value);

@@ -140,6 +140,7 @@ bool Consumer::start(const std::optional<std::string>& offer, std::string& error
     ice_handler_ = connect("on-ice-candidate", G_CALLBACK(&Consumer::on_ice_candidate));
     state_handler_ = connect("notify::connection-state", G_CALLBACK(&Consumer::on_connection_state));
     ice_state_handler_ = connect("notify::ice-connection-state", G_CALLBACK(&Consumer::on_connection_state));
+    gathering_handler_ = connect("notify::ice-gathering-state", G_CALLBACK(&Consumer::on_gathering_state));
     gst_element_sync_state_with_parent(webrtc_);
     if (context_.session_timeout_ms > 0) {
         session_timer_ = ScopedSource::timeout(context_.signaller->thread().context(), context_.session_timeout_ms,
@@ -500,10 +501,11 @@ void Consumer::request_keyframes()
 
 // ---- ICE and state ----------------------------------------------------------------
 
+// An empty candidate is the peer's end of candidates, given to webrtcbin as
+// NULL: only then can libnice, which trickles, declare ICE failed once every
+// pair has failed, instead of checking for ever.
 void Consumer::remote_ice(const protocol::Ice& ice)
 {
-    if (ice.candidate.empty())
-        return; // end of candidates
     pending_ice_.push_back(ice);
     if (remote_set_)
         flush_pending_ice();
@@ -511,9 +513,21 @@ void Consumer::remote_ice(const protocol::Ice& ice)
 
 void Consumer::flush_pending_ice()
 {
-    for (const protocol::Ice& ice : pending_ice_)
-        g_signal_emit_by_name(webrtc_, "add-ice-candidate", ice.sdp_mline_index, ice.candidate.c_str());
+    add_ice_candidates(webrtc_, pending_ice_);
     pending_ice_.clear();
+}
+
+void Consumer::on_gathering_state(GObject* webrtc, GParamSpec*, gpointer data)
+{
+    auto self = static_cast<WeakConsumer*>(data)->lock();
+    if (!self || self->tearing_down_)
+        return;
+    GstWebRTCICEGatheringState state;
+    g_object_get(webrtc, "ice-gathering-state", &state, nullptr);
+    if (state != GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE)
+        return;
+    // Our end of candidates, as browsers send theirs.
+    self->on_thread([](Consumer& c) { c.send_local_ice(protocol::Ice {"", 0, std::nullopt}); });
 }
 
 void Consumer::on_ice_candidate(GstElement*, guint mline, char* candidate, gpointer data)
@@ -521,7 +535,13 @@ void Consumer::on_ice_candidate(GstElement*, guint mline, char* candidate, gpoin
     auto self = static_cast<WeakConsumer*>(data)->lock();
     if (!self || self->tearing_down_)
         return;
-    self->context_.signaller->send_ice(self->session_id_, protocol::Ice {candidate, mline, std::nullopt});
+    self->on_thread([ice = protocol::Ice {candidate, mline, std::nullopt}](Consumer& c) { c.send_local_ice(ice); });
+}
+
+// On the signaller thread, in webrtcbin's order: the end of candidates last.
+void Consumer::send_local_ice(const protocol::Ice& ice)
+{
+    context_.signaller->send_ice(session_id_, ice);
 }
 
 void Consumer::on_connection_state(GObject* webrtc, GParamSpec*, gpointer data)
@@ -583,7 +603,7 @@ void Consumer::poll_stats()
 
 // ---- teardown ------------------------------------------------------------------------
 
-void Consumer::teardown(std::function<void()> done)
+void Consumer::stop_handlers()
 {
     tearing_down_ = true;
     session_timer_.cancel();
@@ -591,6 +611,54 @@ void Consumer::teardown(std::function<void()> done)
     ice_handler_.disconnect();
     state_handler_.disconnect();
     ice_state_handler_.disconnect();
+    gathering_handler_.disconnect();
+}
+
+// On the signaller thread, once no streaming thread is inside a branch.
+void Consumer::remove_elements()
+{
+    // webrtcbin first: a branch's streaming thread may be blocked in it (its
+    // sinks wait for preroll while the pipeline goes to PAUSED), and a queue
+    // cannot stop until that thread returns.
+    if (webrtc_) {
+        gst_element_set_locked_state(webrtc_, TRUE);
+        gst_element_set_state(webrtc_, GST_STATE_NULL);
+    }
+    for (Branch& b : branches_) {
+        b.overrun.disconnect();
+        if (b.tee_pad)
+            gst_element_release_request_pad(b.tee, b.tee_pad.get());
+        for (GstElement* e : {b.queue, b.payloader}) {
+            if (!e)
+                continue;
+            gst_element_set_locked_state(e, TRUE);
+            gst_element_set_state(e, GST_STATE_NULL);
+            gst_bin_remove(context_.bin, e);
+        }
+    }
+    branches_.clear();
+    if (webrtc_) {
+        gst_bin_remove(context_.bin, webrtc_);
+        webrtc_ = nullptr;
+    }
+}
+
+void Consumer::teardown_stopped()
+{
+    stop_handlers();
+    for (Branch& b : branches_) {
+        if (!b.tee_pad)
+            continue;
+        GRef<GstPad> peer = adopt_ref(gst_pad_get_peer(b.tee_pad.get()));
+        if (peer)
+            gst_pad_unlink(b.tee_pad.get(), peer.get());
+    }
+    remove_elements();
+}
+
+void Consumer::teardown(std::function<void()> done)
+{
+    stop_handlers();
 
     struct Pending {
         // Declared first, released last: the sink outlives the streams the
@@ -607,31 +675,7 @@ void Consumer::teardown(std::function<void()> done)
 
     auto finish = [](std::shared_ptr<Pending> p) {
         p->consumer->context_.signaller->thread().post([p] {
-            Consumer& c = *p->consumer;
-            // webrtcbin first: a branch's streaming thread may be blocked in
-            // it (its sinks wait for preroll while the pipeline goes to
-            // PAUSED), and a queue cannot stop until that thread returns.
-            if (c.webrtc_) {
-                gst_element_set_locked_state(c.webrtc_, TRUE);
-                gst_element_set_state(c.webrtc_, GST_STATE_NULL);
-            }
-            for (Branch& b : c.branches_) {
-                b.overrun.disconnect();
-                if (b.tee_pad)
-                    gst_element_release_request_pad(b.tee, b.tee_pad.get());
-                for (GstElement* e : {b.queue, b.payloader}) {
-                    if (!e)
-                        continue;
-                    gst_element_set_locked_state(e, TRUE);
-                    gst_element_set_state(e, GST_STATE_NULL);
-                    gst_bin_remove(c.context_.bin, e);
-                }
-            }
-            c.branches_.clear();
-            if (c.webrtc_) {
-                gst_bin_remove(c.context_.bin, c.webrtc_);
-                c.webrtc_ = nullptr;
-            }
+            p->consumer->remove_elements();
             if (p->done)
                 p->done();
         });

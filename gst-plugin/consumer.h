@@ -69,6 +69,10 @@ public:
     // on the signaller thread afterwards. What that needs (the consumer, the
     // sink, the signaller) is held until then.
     void teardown(std::function<void()> done);
+    // The same at once, on the signaller thread, for a sink whose elements
+    // have stopped (READY): no streaming thread is inside a branch, so
+    // nothing is left running when this returns.
+    void teardown_stopped();
 
     Stats stats() const;
     void poll_stats();
@@ -80,6 +84,8 @@ public:
     struct Gate;
 
 private:
+    void stop_handlers();
+    void remove_elements();
     struct Branch {
         std::shared_ptr<SinkStream> stream;
         unsigned mline = 0;
@@ -115,11 +121,13 @@ private:
     bool link_branch(const Plan& plan, GstPad* webrtc_pad);
     void request_keyframes();
     void flush_pending_ice();
+    void send_local_ice(const protocol::Ice& ice);
     std::string state_summary() const;
 
     static void on_pad_added(GstElement*, GstPad* pad, gpointer data);
     static void on_ice_candidate(GstElement*, guint mline, char* candidate, gpointer data);
     static void on_connection_state(GObject*, GParamSpec*, gpointer data);
+    static void on_gathering_state(GObject*, GParamSpec*, gpointer data);
 
     Context context_;
     unsigned serial_;
@@ -129,14 +137,14 @@ private:
     std::vector<Branch> branches_;
     std::vector<Plan> plan_;                     // not linked yet
     std::map<unsigned, GRef<GstPad>> send_pads_; // by m-line, from webrtcbin
-    std::vector<protocol::Ice> pending_ice_;
+    std::vector<protocol::Ice> pending_ice_; // the peer's, until its SDP is applied
     bool remote_set_ = false;
     bool offered_ = false;
     // Read by webrtcbin's threads, written on the signaller's.
     std::atomic<bool> tearing_down_ {false};
     bool connected_once_ = false;
     ScopedSource session_timer_;
-    SignalConnection pad_handler_, ice_handler_, state_handler_, ice_state_handler_;
+    SignalConnection pad_handler_, ice_handler_, state_handler_, ice_state_handler_, gathering_handler_;
 
     mutable std::mutex stats_lock_;
     Stats stats_;

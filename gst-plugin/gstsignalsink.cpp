@@ -37,7 +37,6 @@ constexpr const char* kDefaultVideoCodecs[] = {"h264", "vp8"};
 constexpr const char* kDefaultAudioCodecs[] = {"opus"};
 constexpr unsigned kDefaultVideoBitrate = 2048;
 constexpr unsigned kDefaultMaxConsumers = 50;
-constexpr unsigned kDefaultSessionTimeoutMs = 20000;
 
 enum {
     PROP_0,
@@ -49,7 +48,6 @@ enum {
     PROP_VIDEO_BITRATE,
     PROP_STATS,
     PROP_SERVER_PORT,
-    PROP_SESSION_TIMEOUT,
 };
 
 enum { SIGNAL_CONSUMER_ADDED, SIGNAL_CONSUMER_REMOVED, N_SIGNALS };
@@ -67,7 +65,6 @@ struct Settings {
     std::vector<std::string> video_codecs {std::begin(kDefaultVideoCodecs), std::end(kDefaultVideoCodecs)};
     std::vector<std::string> audio_codecs {std::begin(kDefaultAudioCodecs), std::end(kDefaultAudioCodecs)};
     unsigned video_bitrate = kDefaultVideoBitrate;
-    unsigned session_timeout_ms = kDefaultSessionTimeoutMs;
 };
 
 // The C++ side of the element; GstSignalSink only points at it.
@@ -81,6 +78,10 @@ struct Private {
     unsigned next_video = 0;
     unsigned next_audio = 0;
     std::shared_ptr<Producer> producer; // under the object lock
+    // One stopped from inside its own callback (consumer-added, say): it is
+    // let go later, at the next start or at dispose, normally on another
+    // thread, where its signalling thread can be joined.
+    std::shared_ptr<Producer> stopped;
 };
 
 } // namespace
@@ -208,7 +209,7 @@ std::shared_ptr<Producer> make_producer(GstSignalSink* self)
     }
     settings.webrtc = priv->settings.common.webrtc_config(200);
     settings.max_consumers = priv->settings.max_consumers;
-    settings.session_timeout_ms = priv->settings.session_timeout_ms;
+    settings.session_timeout_ms = priv->settings.common.session_timeout_ms;
     GST_OBJECT_UNLOCK(self);
 
     Producer::Events events;
@@ -222,14 +223,17 @@ std::shared_ptr<Producer> make_producer(GstSignalSink* self)
 }
 
 // Here, not in the producer's destructor: a streaming thread or a signal
-// handler may hold the last copy, and stopping waits for the consumers.
+// handler may hold the last copy, and stopping takes the consumers down.
 void stop_producer(GstSignalSink* self)
 {
     GST_OBJECT_LOCK(self);
     std::shared_ptr<Producer> producer = std::move(self->priv->producer);
     GST_OBJECT_UNLOCK(self);
-    if (producer)
+    if (producer) {
         producer->stop();
+        if (producer->on_own_thread())
+            self->priv->stopped = std::move(producer);
+    }
     Producer::release(std::move(producer));
     self->priv->retired.clear();
 }
@@ -245,6 +249,7 @@ GstStateChangeReturn change_state(GstElement* element, GstStateChange transition
         if (self->priv->streams.empty())
             GST_ELEMENT_WARNING(self, CORE, PAD, ("signalsink has no input"),
                                 ("link something to a video_%%u or audio_%%u pad"));
+        Producer::release(std::move(self->priv->stopped));
         std::shared_ptr<Producer> producer = make_producer(self);
         GST_OBJECT_LOCK(self);
         self->priv->producer = producer;
@@ -308,9 +313,6 @@ void set_property(GObject* object, guint id, const GValue* value, GParamSpec* ps
         case PROP_VIDEO_BITRATE:
             s.video_bitrate = g_value_get_uint(value);
             break;
-        case PROP_SESSION_TIMEOUT:
-            s.session_timeout_ms = g_value_get_uint(value);
-            break;
         default:
             G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
         }
@@ -353,9 +355,6 @@ void get_property(GObject* object, guint id, GValue* value, GParamSpec* pspec)
         case PROP_VIDEO_BITRATE:
             g_value_set_uint(value, s.video_bitrate);
             break;
-        case PROP_SESSION_TIMEOUT:
-            g_value_set_uint(value, s.session_timeout_ms);
-            break;
         default:
             G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
         }
@@ -374,6 +373,7 @@ void dispose(GObject* object)
 {
     auto* self = GST_SIGNAL_SINK(object);
     stop_producer(self);
+    Producer::release(std::move(self->priv->stopped));
     // Release the request pads, and with them their streams, while the
     // streams' elements are still in the bin: GstBin's dispose removes the
     // children first, then GstElement's releases the pads (release_pad would
@@ -416,13 +416,6 @@ static void gst_signal_sink_class_init(GstSignalSinkClass* klass)
                           "Sessions beyond this many are refused (ended at once, with a warning); 0: no limit. "
                           "Each consumer costs about 10 ms of CPU a second and 2 MB of memory",
                           0, G_MAXUINT, kDefaultMaxConsumers, rw));
-    g_object_class_install_property(
-        object_class, PROP_SESSION_TIMEOUT,
-        g_param_spec_uint("session-timeout", "Session timeout",
-                          "A consumer not connected this many milliseconds after asking (negotiation, ICE and DTLS "
-                          "done) is dropped: its session ends, the peer is told, and a warning says where it got "
-                          "stuck. 0: wait for ever",
-                          0, G_MAXUINT, kDefaultSessionTimeoutMs, rw));
     auto codec_list = [](const char* name, const char* nick, const char* blurb) {
         return gst_param_spec_array(name, nick, blurb,
                                     g_param_spec_string("codec", "Codec", "A codec name", nullptr,

@@ -168,6 +168,7 @@ std::shared_ptr<Receiver> make_receiver(GstSignalSrc* self)
     settings.producer_id = s.producer_id;
     settings.producer_name = s.producer_name;
     settings.eos_on_leave = s.eos_on_leave;
+    settings.session_timeout_ms = s.common.session_timeout_ms;
     GST_OBJECT_UNLOCK(self);
     Receiver::Pads pads;
     pads.expose = [self](const std::string& name, const GstCaps*) { return expose(self, name); };

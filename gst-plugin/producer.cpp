@@ -1,7 +1,6 @@
 #include "producer.h"
 
 #include <algorithm>
-#include <condition_variable>
 
 GST_DEBUG_CATEGORY_EXTERN(signalsink_debug);
 #define GST_CAT_DEFAULT signalsink_debug
@@ -11,38 +10,6 @@ namespace signalbin {
 namespace {
 
 constexpr const char* kStatsName = "application/x-signalsink-stats";
-
-// How long stop() waits for the consumers to be taken down. Each needs its
-// branches idle for a moment and its webrtcbin stopped: well under a second.
-// Past it, the teardown goes on without us (it holds what it needs).
-constexpr auto kStopWait = std::chrono::seconds(30);
-
-// Counts down to zero once; wait() returns when it got there or timed out.
-class Countdown {
-public:
-    explicit Countdown(size_t n) : left_(n) {}
-    void add(size_t n)
-    {
-        std::lock_guard<std::mutex> guard(lock_);
-        left_ += n;
-    }
-    void done_one()
-    {
-        std::lock_guard<std::mutex> guard(lock_);
-        if (left_ > 0 && --left_ == 0)
-            cond_.notify_all();
-    }
-    bool wait()
-    {
-        std::unique_lock<std::mutex> guard(lock_);
-        return cond_.wait_for(guard, kStopWait, [this] { return left_ == 0; });
-    }
-
-private:
-    std::mutex lock_;
-    std::condition_variable cond_;
-    size_t left_;
-};
 
 } // namespace
 
@@ -112,46 +79,35 @@ void Producer::start()
     });
 }
 
+// The sink's elements are READY by now (stop_producer runs after the bin's
+// PAUSED->READY): no data flows, so each consumer comes down at once, and
+// nothing of ours runs on after this returns.
 void Producer::stop()
 {
     if (stopped_.exchange(true))
         return;
-    // What the teardowns call when they are done must not need us: it may be
-    // after we are gone.
-    auto countdown = std::make_shared<Countdown>(1);
-    Events events = events_;
-    auto take_down = [this, countdown, events] {
+    signaller_->thread().invoke_sync([this] {
         stats_timer_.cancel();
         waiting_.clear();
         streams_.clear(); // the element's; the consumers hold theirs until they are down
         std::map<std::string, std::shared_ptr<Consumer>> consumers;
         consumers.swap(consumers_);
         update_stats();
-        countdown->add(consumers.size());
         for (auto& [session, consumer] : consumers) {
             signaller_->end_session(session);
             GRef<GstElement> webrtc = take_ref(consumer->webrtcbin());
-            std::string peer = consumer->peer_id();
-            consumer->teardown([countdown, events, webrtc, peer] {
-                if (events.consumer_removed && webrtc)
-                    events.consumer_removed(peer, webrtc.get());
-                countdown->done_one();
-            });
+            consumer->teardown_stopped();
+            if (events_.consumer_removed && webrtc)
+                events_.consumer_removed(consumer->peer_id(), webrtc.get());
         }
-        countdown->done_one(); // the one for this function itself
-    };
-    // Counted: this function plus each consumer, known only on the thread;
-    // this function's own done_one() comes last, so zero means all are down.
-    if (signaller_->thread().is_current()) {
-        take_down(); // cannot wait for work queued behind us on this thread
-    } else {
-        signaller_->thread().invoke(take_down);
-        if (!countdown->wait())
-            GST_WARNING_OBJECT(element_, "consumers were not taken down within %lld s; continuing without waiting",
-                               static_cast<long long>(kStopWait.count()));
-    }
+    });
     signaller_->stop();
     finish_dtls_certificate();
+}
+
+bool Producer::on_own_thread() const
+{
+    return signaller_->thread().is_current();
 }
 
 bool Producer::streams_ready() const
@@ -174,12 +130,19 @@ void Producer::on_thread(F&& fn)
 
 void Producer::release(std::shared_ptr<Producer> producer)
 {
-    if (!producer || !producer->signaller_->thread().is_current())
-        return; // released here
-    // Perhaps inside one of our own callbacks (an application stopping the
-    // pipeline from consumer-added): let go once it has returned.
+    if (!producer)
+        return;
     ContextThread& thread = producer->signaller_->thread();
-    thread.post([producer = std::move(producer)]() mutable { producer.reset(); });
+    if (thread.is_current()) {
+        // Perhaps inside one of our own callbacks (an application stopping
+        // the pipeline from consumer-added): let go once it has returned.
+        thread.post([producer = std::move(producer)]() mutable { producer.reset(); });
+        return;
+    }
+    // Work queued before stop() holds a reference while it runs (on_thread):
+    // let it finish, so that the last reference is this one and the
+    // producer's thread is joined here, not left running on its own.
+    thread.invoke_sync([] {});
 }
 
 void Producer::stream_ready()

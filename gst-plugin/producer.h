@@ -40,10 +40,13 @@ public:
     ~Producer(); // stop() if the element has not
 
     void start();
-    // Ends every session, takes every consumer down and disconnects; waits
-    // for the consumers to be gone unless called on the signaller's thread
-    // (from a consumer-added handler, say). Safe to call twice.
+    // Ends every session, takes every consumer down and disconnects, all
+    // before it returns; for a sink whose elements are READY (no data
+    // flows). Safe to call twice, and from a consumer-added handler.
     void stop();
+    // True inside one of the producer's callbacks (consumer-added, say):
+    // destroying it there would leave its thread running on its own.
+    bool on_own_thread() const;
     // Lets go of a stopped producer: at once, or, on the signaller's thread
     // (perhaps inside one of its callbacks), once the current work returns.
     static void release(std::shared_ptr<Producer> producer);

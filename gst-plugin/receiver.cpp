@@ -80,6 +80,7 @@ void Receiver::shutdown()
         ended_ = true;
         retry_.cancel();
         request_timer_.cancel();
+        session_timer_.cancel();
         if (!session_id_.empty())
             signaller_->end_session(session_id_);
         session_id_.clear();
@@ -166,7 +167,22 @@ void Receiver::session_started(const std::string& session_id, const std::string&
     request_timer_.cancel();
     session_id_ = session_id;
     remote_set_ = false;
+    connected_ = false;
+    ice_state_ = "new";
     pending_ice_.clear();
+    if (settings_.session_timeout_ms > 0)
+        session_timer_ = ScopedSource::timeout(signaller_->thread().context(), settings_.session_timeout_ms, [this] {
+            if (connected_ || session_id_.empty())
+                return false;
+            std::string why = "not connected within " + std::to_string(settings_.session_timeout_ms) + " ms (" +
+                              (remote_set_ ? "offer answered" : "no offer from the producer") + ", ICE " +
+                              ice_state_ + ")";
+            GST_ELEMENT_WARNING(element_, RESOURCE, READ, ("Session with producer %s: %s", producer_id_.c_str(),
+                                                           why.c_str()),
+                                ("session %s; asking the producers again", session_id_.c_str()));
+            session_lost(why, true);
+            return false;
+        });
     post("signalsrc-session-started", producer_id, session_id);
 
     GstElement* webrtc = make_webrtcbin(settings_.webrtc, "webrtcbin-" + std::to_string(++sessions_));
@@ -195,6 +211,7 @@ void Receiver::session_started(const std::string& session_id, const std::string&
     pad_handler_ = connect("pad-added", G_CALLBACK(&Receiver::on_pad_added));
     ice_handler_ = connect("on-ice-candidate", G_CALLBACK(&Receiver::on_ice_candidate));
     state_handler_ = connect("notify::ice-connection-state", G_CALLBACK(&Receiver::on_connection_state));
+    gathering_handler_ = connect("notify::ice-gathering-state", G_CALLBACK(&Receiver::on_gathering_state));
     gst_element_sync_state_with_parent(webrtc);
 }
 
@@ -236,8 +253,7 @@ void Receiver::remote_sdp(const std::string& session_id, const protocol::Sdp& sd
                 return;
             }
             self->remote_set_ = true;
-            for (const protocol::Ice& ice : self->pending_ice_)
-                g_signal_emit_by_name(self->webrtc_, "add-ice-candidate", ice.sdp_mline_index, ice.candidate.c_str());
+            add_ice_candidates(self->webrtc_, self->pending_ice_);
             self->pending_ice_.clear();
             GArray* transceivers = nullptr;
             g_signal_emit_by_name(self->webrtc_, "get-transceivers", &transceivers);
@@ -307,15 +323,16 @@ void Receiver::set_local_answer(const std::shared_ptr<SessionDescription>& answe
     gst_promise_unref(promise);
 }
 
+// An empty candidate is the producer's end of candidates (see Consumer).
 void Receiver::remote_ice(const std::string& session_id, const protocol::Ice& ice)
 {
-    if (session_id != session_id_ || !webrtc_ || ice.candidate.empty())
+    if (session_id != session_id_ || !webrtc_)
         return;
     if (!remote_set_) {
         pending_ice_.push_back(ice);
         return;
     }
-    g_signal_emit_by_name(webrtc_, "add-ice-candidate", ice.sdp_mline_index, ice.candidate.c_str());
+    add_ice_candidates(webrtc_, {ice});
 }
 
 void Receiver::on_ice_candidate(GstElement*, guint mline, char* candidate, gpointer data)
@@ -332,6 +349,22 @@ void Receiver::on_ice_candidate(GstElement*, guint mline, char* candidate, gpoin
     });
 }
 
+void Receiver::on_gathering_state(GObject* webrtc, GParamSpec*, gpointer data)
+{
+    auto self = static_cast<WeakReceiver*>(data)->lock();
+    if (!self)
+        return;
+    GstWebRTCICEGatheringState state;
+    g_object_get(webrtc, "ice-gathering-state", &state, nullptr);
+    if (state != GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE)
+        return;
+    self->signaller_->thread().invoke([weak = std::weak_ptr<Receiver>(self), webrtc] {
+        auto self = weak.lock();
+        if (self && self->webrtc_ == reinterpret_cast<GstElement*>(webrtc) && !self->session_id_.empty())
+            self->signaller_->send_ice(self->session_id_, protocol::Ice {"", 0, std::nullopt}); // end of candidates
+    });
+}
+
 void Receiver::on_connection_state(GObject* webrtc, GParamSpec*, gpointer data)
 {
     auto self = static_cast<WeakReceiver*>(data)->lock();
@@ -339,12 +372,17 @@ void Receiver::on_connection_state(GObject* webrtc, GParamSpec*, gpointer data)
         return;
     GstWebRTCICEConnectionState ice;
     g_object_get(webrtc, "ice-connection-state", &ice, nullptr);
-    if (ice != GST_WEBRTC_ICE_CONNECTION_STATE_FAILED)
-        return;
-    self->signaller_->thread().post([weak = std::weak_ptr<Receiver>(self), webrtc] {
+    self->signaller_->thread().post([weak = std::weak_ptr<Receiver>(self), webrtc, ice] {
         auto self = weak.lock();
-        if (self && self->webrtc_ == reinterpret_cast<GstElement*>(webrtc))
+        if (!self || self->webrtc_ != reinterpret_cast<GstElement*>(webrtc))
+            return;
+        self->ice_state_ = ice_state_name(ice);
+        if (ice == GST_WEBRTC_ICE_CONNECTION_STATE_CONNECTED || ice == GST_WEBRTC_ICE_CONNECTION_STATE_COMPLETED) {
+            self->connected_ = true;
+            self->session_timer_.cancel();
+        } else if (ice == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED) {
             self->session_lost("the connection to the producer failed (ICE)", true);
+        }
     });
 }
 
@@ -358,6 +396,7 @@ void Receiver::session_lost(const std::string& why, bool tell_server)
         signaller_->end_session(session_id_);
     teardown_webrtc();
     request_timer_.cancel();
+    session_timer_.cancel();
     session_id_.clear();
     producer_id_.clear();
     if (settings_.eos_on_leave) {
@@ -375,6 +414,7 @@ void Receiver::teardown_webrtc()
     pad_handler_.disconnect();
     ice_handler_.disconnect();
     state_handler_.disconnect();
+    gathering_handler_.disconnect();
     GstElement* webrtc;
     std::vector<Chain> chains;
     {

@@ -29,6 +29,9 @@ public:
         std::string producer_id;
         std::string producer_name;
         bool eos_on_leave = false;
+        // A session not connected (offer answered, ICE and DTLS up) by then is
+        // ended and the producers tried again. 0: no limit.
+        unsigned session_timeout_ms = 0;
     };
     // What the element provides: its output pads.
     struct Pads {
@@ -74,6 +77,7 @@ private:
     void handle_pad(GstElement* webrtc, GstPad* pad);
     static void on_ice_candidate(GstElement*, guint mline, char* candidate, gpointer data);
     static void on_connection_state(GObject* webrtc, GParamSpec*, gpointer data);
+    static void on_gathering_state(GObject* webrtc, GParamSpec*, gpointer data);
 
     GstElement* element_;
     Settings settings_;
@@ -88,6 +92,9 @@ private:
     bool ended_ = false;       // EOS sent or shut down; nothing more to do
     std::vector<protocol::Ice> pending_ice_;
     bool remote_set_ = false;
+    bool connected_ = false; // this session's ICE connected
+    std::string ice_state_ = "new";
+    ScopedSource session_timer_;
     // A session that keeps failing is not retried in a tight loop.
     ScopedSource retry_;
     unsigned retry_ms_ = 0;
@@ -102,7 +109,7 @@ private:
     unsigned video_count_ = 0;
     unsigned audio_count_ = 0;
     std::shared_ptr<std::weak_ptr<Receiver>> weak_self_;
-    SignalConnection pad_handler_, ice_handler_, state_handler_;
+    SignalConnection pad_handler_, ice_handler_, state_handler_, gathering_handler_;
 };
 
 } // namespace signalbin

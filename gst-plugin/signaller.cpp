@@ -65,7 +65,9 @@ public:
 
 namespace {
 std::mutex embedded_lock;
-std::map<unsigned, std::weak_ptr<EmbeddedServer>> embedded_servers;
+// Never destroyed: a server may be let go on a thread that still runs while
+// the process exits, after its static objects are gone.
+auto& embedded_servers = *new std::map<unsigned, std::weak_ptr<EmbeddedServer>>;
 } // namespace
 
 std::shared_ptr<EmbeddedServer> EmbeddedServer::acquire(const server::ServerOptions& options, std::string& error)

@@ -236,6 +236,14 @@ std::vector<OfferedMedia> offered_media(const GstSDPMessage* sdp, const std::vec
     return result;
 }
 
+void add_ice_candidates(GstElement* webrtcbin, const std::vector<protocol::Ice>& candidates)
+{
+    for (const protocol::Ice& ice : candidates) {
+        const char* candidate = ice.candidate.empty() ? nullptr : ice.candidate.c_str();
+        g_signal_emit_by_name(webrtcbin, "add-ice-candidate", ice.sdp_mline_index, candidate);
+    }
+}
+
 const char* connection_state_name(GstWebRTCPeerConnectionState state)
 {
     switch (state) {

@@ -78,6 +78,10 @@ struct OfferedMedia {
 std::vector<OfferedMedia> offered_media(const GstSDPMessage* sdp, const std::vector<Codec>& preferred,
                                         const std::string& send_h264_profile = "");
 
+// Gives webrtcbin the peer's candidates; an empty one is its end of
+// candidates (NULL to webrtcbin).
+void add_ice_candidates(GstElement* webrtcbin, const std::vector<protocol::Ice>& candidates);
+
 const char* connection_state_name(GstWebRTCPeerConnectionState state);
 const char* ice_state_name(GstWebRTCICEConnectionState state);
 

@@ -647,6 +647,36 @@ int thread_count()
     return threads;
 }
 
+int threads_named(const char* name)
+{
+    GDir* dir = g_dir_open("/proc/self/task", 0, nullptr);
+    if (!dir)
+        return -1;
+    int named = 0;
+    while (const char* task = g_dir_read_name(dir)) {
+        GCharPtr path(g_build_filename("/proc/self/task", task, "comm", nullptr));
+        char* comm = nullptr;
+        if (!g_file_get_contents(path.get(), &comm, nullptr, nullptr))
+            continue; // ended meanwhile
+        GCharPtr owned(comm);
+        if (g_strcmp0(g_strstrip(comm), name) == 0)
+            ++named;
+    }
+    g_dir_close(dir);
+    return named;
+}
+
+bool wait_no_threads_named(const char* name, GstClockTime timeout)
+{
+    gint64 deadline = g_get_monotonic_time() + static_cast<gint64>(timeout / GST_USECOND);
+    while (threads_named(name) > 0) {
+        if (g_get_monotonic_time() > deadline)
+            return false;
+        g_usleep(10 * 1000); // a thread ending is no event we could wait on
+    }
+    return true;
+}
+
 int open_socket_count()
 {
     GDir* dir = g_dir_open("/proc/self/fd", 0, nullptr);

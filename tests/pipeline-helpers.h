@@ -205,6 +205,10 @@ std::string join(const std::vector<std::string>& items);
 
 // The number of threads of this process.
 int thread_count();
+// How many of them are named `name` (as pthread_setname_np set it).
+int threads_named(const char* name);
+// Waits up to `timeout` for none to be named `name`; false if some still are.
+bool wait_no_threads_named(const char* name, GstClockTime timeout);
 
 // The number of open sockets of this process.
 int open_socket_count();

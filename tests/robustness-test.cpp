@@ -262,25 +262,33 @@ void stop_pipeline_on_consumer(GstElement*, const char*, GstElement*, gpointer d
 // that stops the pipeline from there must not deadlock or crash it.
 GST_START_TEST(test_stop_from_consumer_added)
 {
-    Pipeline producer(std::string(kVideoSource) + " ! " + embedded_sink());
-    GRef<GstElement> sink = producer.element("sink");
-    StopFromHandler stop {producer.get(), {}};
-    gulong id = g_signal_connect(sink.get(), "consumer-added", G_CALLBACK(stop_pipeline_on_consumer), &stop);
-    SignalConnection handler(sink.get(), id);
-    producer.play();
-    unsigned port = server_port(producer);
-    Pipeline consumer(consumer_src(port) + " ! fakesink name=out sync=false");
-    consumer.play();
+    {
+        Pipeline producer(std::string(kVideoSource) + " ! " + embedded_sink());
+        GRef<GstElement> sink = producer.element("sink");
+        StopFromHandler stop {producer.get(), {}};
+        gulong id = g_signal_connect(sink.get(), "consumer-added", G_CALLBACK(stop_pipeline_on_consumer), &stop);
+        SignalConnection handler(sink.get(), id);
+        producer.play();
+        unsigned port = server_port(producer);
+        Pipeline consumer(consumer_src(port) + " ! fakesink name=out sync=false");
+        consumer.play();
 
-    fail_unless(stop.stopped.wait(kTimeout), "consumer-added never fired, or setting the pipeline to NULL from it "
-                                             "did not return within %" G_GUINT64_FORMAT " s",
-                static_cast<guint64>(kTimeout / GST_SECOND));
-    fail_unless(stop.result == GST_STATE_CHANGE_SUCCESS, "set_state(NULL) from consumer-added returned %s",
-                gst_element_state_change_return_get_name(stop.result));
-    handler.disconnect();
-    sink.reset();
-    consumer.stop();
-    producer.stop();
+        fail_unless(stop.stopped.wait(kTimeout), "consumer-added never fired, or setting the pipeline to NULL from it "
+                                                 "did not return within %" G_GUINT64_FORMAT " s",
+                    static_cast<guint64>(kTimeout / GST_SECOND));
+        fail_unless(stop.result == GST_STATE_CHANGE_SUCCESS, "set_state(NULL) from consumer-added returned %s",
+                    gst_element_state_change_return_get_name(stop.result));
+        handler.disconnect();
+        sink.reset();
+        consumer.stop();
+        producer.stop();
+    }
+    // Every reference is gone, the last perhaps in the handler's emission on
+    // the sink's own thread: that thread ends too, nothing of the sink runs
+    // on (a thread left running crashed this process as it exited).
+    fail_unless(wait_no_threads_named("signalbin-sig", kTimeout),
+                "%d signalbin-sig threads still running %" G_GUINT64_FORMAT " s after the pipelines were freed",
+                threads_named("signalbin-sig"), static_cast<guint64>(kTimeout / GST_SECOND));
 }
 GST_END_TEST;
 
@@ -401,31 +409,65 @@ GST_END_TEST;
 
 // ---- errors ------------------------------------------------------------------------
 
+// A signalsink on a test server, and a protocol consumer of the test's own
+// that has started a session and holds the producer's offer.
+struct OfferedSession {
+    explicit OfferedSession(const std::string& sink_extra)
+        : producer(std::string(kVideoSource) + " ! " + server_sink(started(server), sink_extra)),
+          sink(producer.element("sink")),
+          events(sink.get())
+    {
+        producer.play();
+        consumer.emplace(context, server.url());
+        session = consumer->start_session();
+        offer = consumer->wait_offer(session);
+    }
+    ~OfferedSession()
+    {
+        consumer.reset();
+        sink.reset();
+        producer.stop();
+        server.stop();
+    }
+    OfferedSession(const OfferedSession&) = delete;
+    OfferedSession& operator=(const OfferedSession&) = delete;
+
+    static TestServer& started(TestServer& s)
+    {
+        s.start();
+        return s;
+    }
+    bool send(const decltype(protocol::Peer::payload)& payload)
+    {
+        return consumer->peer.send(protocol::Peer {session, payload});
+    }
+    // The producer ends the session (the peer hears endSession) within `ms`.
+    void expect_end(unsigned ms, const char* why)
+    {
+        fail_unless(consumer->wait_end(session, ms), "%s:\n%s", why, consumer->peer.describe().c_str());
+    }
+
+    TestServer server;
+    Pipeline producer;
+    GRef<GstElement> sink;
+    ConsumerEvents events;
+    TestContext context;
+    std::optional<ProtocolConsumer> consumer;
+    std::string session;
+    std::string offer;
+};
+
 // A peer that takes the offer and never answers is dropped after
 // session-timeout, told so, and the application warned.
 GST_START_TEST(test_session_timeout)
 {
-    TestServer server;
-    server.start();
-    Pipeline producer(std::string(kVideoSource) + " ! " + server_sink(server, "session-timeout=2000"));
-    GRef<GstElement> sink = producer.element("sink");
-    ConsumerEvents events(sink.get());
-    producer.play();
-
-    TestContext context;
-    ProtocolConsumer silent(context, server.url());
-    std::string session = silent.start_session();
-    silent.wait_offer(session);
-    fail_unless(silent.wait_end(session, 30000), "the producer never ended the session of a peer that does not "
-                                                 "answer:\n%s",
-                silent.peer.describe().c_str());
-    std::string warning = expect_warning(producer, sink.get(), "not connected within 2000 ms");
+    OfferedSession silent("session-timeout=2000");
+    silent.expect_end(30000, "the producer never ended the session of a peer that does not answer");
+    std::string warning = expect_warning(silent.producer, silent.sink.get(), "not connected within 2000 ms");
     fail_unless(warning.find("no answer") != std::string::npos, "the warning does not say what was missing: %s",
                 warning.c_str());
-    fail_unless(events.wait_removed(1, kTimeout, {&producer}), "consumer-removed did not fire");
-    fail_unless(elements_of_factory(sink.get(), "webrtcbin").empty(), "the stalled consumer's webrtcbin stayed");
-    producer.stop();
-    server.stop();
+    fail_unless(silent.events.wait_removed(1, kTimeout, {&silent.producer}), "consumer-removed did not fire");
+    fail_unless(elements_of_factory(silent.sink.get(), "webrtcbin").empty(), "the stalled consumer's webrtcbin stayed");
 }
 GST_END_TEST;
 
@@ -461,27 +503,34 @@ GST_END_TEST;
 // warning that says so, instead of leaving it half-negotiated.
 GST_START_TEST(test_refused_answer)
 {
-    TestServer server;
-    server.start();
-    Pipeline producer(std::string(kVideoSource) + " ! " + server_sink(server, "session-timeout=0"));
-    GRef<GstElement> sink = producer.element("sink");
-    producer.play();
-    TestContext context;
-    ProtocolConsumer wrong(context, server.url());
-    std::string session = wrong.start_session();
-    std::string offer = wrong.wait_offer(session);
-    std::string answer = replace_all(replace_all(offer, "a=sendonly", "a=recvonly"), "a=setup:actpass", "a=setup:active");
+    OfferedSession wrong("session-timeout=0");
+    std::string answer =
+        replace_all(replace_all(wrong.offer, "a=sendonly", "a=recvonly"), "a=setup:actpass", "a=setup:active");
     size_t at;
     while ((at = answer.find("a=ice-ufrag:")) != std::string::npos)
         answer.erase(at, answer.find("\r\n", at) + 2 - at);
-    fail_unless(wrong.peer.send(protocol::Peer {session, protocol::Sdp {protocol::Sdp::Type::Answer, answer}}),
+    fail_unless(wrong.send(protocol::Sdp {protocol::Sdp::Type::Answer, answer}), "not connected");
+    wrong.expect_end(kTimeoutMs, "the producer did not end the session after a refused answer");
+    expect_warning(wrong.producer, wrong.sink.get(), "webrtcbin rejected the consumer's answer");
+}
+GST_END_TEST;
+
+// A peer whose candidates all fail (nothing listens on port 9) and who then
+// says it has no more: ICE fails, and the consumer is dropped, told and
+// reported, with no session-timeout to fall back on.
+GST_START_TEST(test_ice_failure_detected)
+{
+    OfferedSession dead("session-timeout=0");
+    // The offer's own credentials and fingerprint will do: no check ever gets an answer.
+    std::string answer =
+        replace_all(replace_all(dead.offer, "a=sendonly", "a=recvonly"), "a=setup:actpass", "a=setup:active");
+    fail_unless(dead.send(protocol::Sdp {protocol::Sdp::Type::Answer, answer}), "not connected");
+    fail_unless(dead.send(protocol::Ice {"candidate:1 1 UDP 2015363327 127.0.0.1 9 typ host", 0, std::nullopt}),
                 "not connected");
-    fail_unless(wrong.wait_end(session, kTimeoutMs), "the producer did not end the session after a refused "
-                                                     "answer:\n%s",
-                wrong.peer.describe().c_str());
-    expect_warning(producer, sink.get(), "webrtcbin rejected the consumer's answer");
-    producer.stop();
-    server.stop();
+    fail_unless(dead.send(protocol::Ice {"", 0, std::nullopt}), "not connected");
+    dead.expect_end(60000, "the producer never ended a session whose ICE cannot succeed");
+    expect_warning(dead.producer, dead.sink.get(), "connection failed");
+    fail_unless(dead.events.wait_removed(1, kTimeout, {&dead.producer}), "consumer-removed did not fire");
 }
 GST_END_TEST;
 
@@ -758,6 +807,7 @@ static Suite* robustness_suite()
     tcase_add_test(tc, test_max_consumers);
     tcase_add_test(tc, test_refused_answer);
     tcase_add_test(tc, test_session_refused_in_other_words);
+    tcase_add_test(tc, test_ice_failure_detected);
     tcase_add_test(tc, test_stats_while_busy);
 
     tc = add("media");
