@@ -176,6 +176,11 @@ void produce(const Args& args)
             not_streaming.push(peer + ": connection " + s.connection_state + ", ICE " + s.ice_connection_state +
                                ", " + std::to_string(s.bytes_sent) + " bytes sent");
         }
+        // With GST_DEBUG_DUMP_DOT_DIR set: each sink's graph (links, blocked
+        // pads, queue levels) as it is now, to see where the media stops.
+        for (size_t i = 0; i < sinks.size(); ++i)
+            GST_DEBUG_BIN_TO_DOT_FILE(GST_BIN(sinks[i].get()), GST_DEBUG_GRAPH_SHOW_ALL,
+                                      ("fanout-not-streaming-" + std::to_string(i)).c_str());
     }
     sleep_checking(G_USEC_PER_SEC, watch);
 
