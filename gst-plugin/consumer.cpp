@@ -643,16 +643,10 @@ void Consumer::remove_elements()
     }
 }
 
+// Nothing to unlink first: releasing each tee pad unlinks it.
 void Consumer::teardown_stopped()
 {
     stop_handlers();
-    for (Branch& b : branches_) {
-        if (!b.tee_pad)
-            continue;
-        GRef<GstPad> peer = adopt_ref(gst_pad_get_peer(b.tee_pad.get()));
-        if (peer)
-            gst_pad_unlink(b.tee_pad.get(), peer.get());
-    }
     remove_elements();
 }
 
