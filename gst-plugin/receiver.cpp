@@ -299,6 +299,16 @@ void Receiver::remote_sdp(const std::string& session_id, const protocol::Sdp& sd
     gst_promise_unref(promise);
 }
 
+template <typename F>
+void Receiver::for_session(GstElement* webrtc, F&& fn)
+{
+    signaller_->thread().post([weak = weak_from_this(), webrtc, fn = std::forward<F>(fn)]() mutable {
+        auto self = weak.lock();
+        if (self && self->webrtc_ == webrtc)
+            fn(*self);
+    });
+}
+
 // The answer goes to the producer only once webrtcbin has taken it.
 void Receiver::set_local_answer(const std::shared_ptr<SessionDescription>& answer)
 {
@@ -307,16 +317,13 @@ void Receiver::set_local_answer(const std::shared_ptr<SessionDescription>& answe
         auto self = weak.lock();
         if (!self)
             return;
-        self->signaller_->thread().post([weak, answer, webrtc, error = result.error] {
-            auto self = weak.lock();
-            if (!self || self->webrtc_ != webrtc)
-                return; // that session is over
+        self->for_session(webrtc, [answer, error = result.error](Receiver& r) {
             if (!error.empty()) {
-                self->session_lost("webrtcbin did not take its own answer: " + error, true);
+                r.session_lost("webrtcbin did not take its own answer: " + error, true);
                 return;
             }
-            self->signaller_->send_sdp(self->session_id_,
-                                       protocol::Sdp {protocol::Sdp::Type::Answer, description_text(answer->get())});
+            r.signaller_->send_sdp(r.session_id_,
+                                   protocol::Sdp {protocol::Sdp::Type::Answer, description_text(answer->get())});
         });
     });
     g_signal_emit_by_name(webrtc_, "set-local-description", answer->get(), promise);
@@ -358,10 +365,9 @@ void Receiver::on_gathering_state(GObject* webrtc, GParamSpec*, gpointer data)
     g_object_get(webrtc, "ice-gathering-state", &state, nullptr);
     if (state != GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE)
         return;
-    self->signaller_->thread().invoke([weak = std::weak_ptr<Receiver>(self), webrtc] {
-        auto self = weak.lock();
-        if (self && self->webrtc_ == reinterpret_cast<GstElement*>(webrtc) && !self->session_id_.empty())
-            self->signaller_->send_ice(self->session_id_, protocol::Ice {"", 0, std::nullopt}); // end of candidates
+    self->for_session(GST_ELEMENT(webrtc), [](Receiver& r) {
+        if (!r.session_id_.empty())
+            r.signaller_->send_ice(r.session_id_, protocol::Ice {"", 0, std::nullopt}); // end of candidates
     });
 }
 
@@ -372,16 +378,13 @@ void Receiver::on_connection_state(GObject* webrtc, GParamSpec*, gpointer data)
         return;
     GstWebRTCICEConnectionState ice;
     g_object_get(webrtc, "ice-connection-state", &ice, nullptr);
-    self->signaller_->thread().post([weak = std::weak_ptr<Receiver>(self), webrtc, ice] {
-        auto self = weak.lock();
-        if (!self || self->webrtc_ != reinterpret_cast<GstElement*>(webrtc))
-            return;
-        self->ice_state_ = ice_state_name(ice);
+    self->for_session(GST_ELEMENT(webrtc), [ice](Receiver& r) {
+        r.ice_state_ = ice_state_name(ice);
         if (ice == GST_WEBRTC_ICE_CONNECTION_STATE_CONNECTED || ice == GST_WEBRTC_ICE_CONNECTION_STATE_COMPLETED) {
-            self->connected_ = true;
-            self->session_timer_.cancel();
+            r.connected_ = true;
+            r.session_timer_.cancel();
         } else if (ice == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED) {
-            self->session_lost("the connection to the producer failed (ICE)", true);
+            r.session_lost("the connection to the producer failed (ICE)", true);
         }
     });
 }

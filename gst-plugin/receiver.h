@@ -69,6 +69,11 @@ private:
     void session_request_failed(const std::string& why);
     void schedule_retry();
     void set_local_answer(const std::shared_ptr<SessionDescription>& answer);
+    // Runs `fn` later on the signaller thread if this receiver still exists
+    // and `webrtc` is still its session's webrtcbin (a later session's
+    // replaces it): for what webrtcbin's threads report.
+    template <typename F>
+    void for_session(GstElement* webrtc, F&& fn);
     void try_select();
     void teardown_webrtc();
     void post(const char* name, const std::string& producer_id, const std::string& detail);
