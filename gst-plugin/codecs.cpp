@@ -1,5 +1,7 @@
 #include "codecs.h"
 
+#include "loss-recovery.h"
+
 #include <array>
 #include <cstring>
 
@@ -157,6 +159,7 @@ GstElement* make_encoder(Codec codec, unsigned keyframe_interval, unsigned bitra
         gst_util_set_object_arg(G_OBJECT(encoder), "frame-size", "10");
         break;
     }
+    configure_encoder_for_loss(encoder, codec);
     return encoder;
 }
 
@@ -250,8 +253,10 @@ GstElement* make_payloader(Codec codec, int payload, const std::string& profile_
 GstElement* make_decoder(Codec codec)
 {
     for (const char* name : codec_info(codec).decoders) {
-        if (GstElement* decoder = gst_element_factory_make(name, nullptr))
+        if (GstElement* decoder = gst_element_factory_make(name, nullptr)) {
+            configure_decoder_for_loss(decoder, codec);
             return decoder;
+        }
     }
     return nullptr;
 }

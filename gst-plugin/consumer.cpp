@@ -1,5 +1,7 @@
 #include "consumer.h"
 
+#include "loss-recovery.h"
+
 #include <gst/video/video.h>
 
 #include <algorithm>
@@ -13,6 +15,7 @@ namespace signalbin {
 namespace {
 
 using WeakConsumer = std::weak_ptr<Consumer>;
+using Counter = std::shared_ptr<std::atomic<guint>>;
 
 GQuark serial_quark()
 {
@@ -74,6 +77,30 @@ Consumer::Consumer(Context context, unsigned serial, std::string session_id, std
 {
     stats_.peer_id = peer_id_;
     stats_.session_id = session_id_;
+    while (ssrcs_.size() < context_.streams.size()) {
+        guint ssrc = g_random_int();
+        if (ssrc != 0 && std::find(ssrcs_.begin(), ssrcs_.end(), ssrc) == ssrcs_.end())
+            ssrcs_.push_back(ssrc);
+    }
+}
+
+guint Consumer::ssrc_of(const SinkStream& stream) const
+{
+    for (size_t i = 0; i < context_.streams.size(); ++i) {
+        if (context_.streams[i].get() == &stream)
+            return ssrcs_[i];
+    }
+    return 0;
+}
+
+// On the first structure only: webrtcbin writes the a=ssrc lines once per
+// structure that has one, and any codec of the m-line is sent with it.
+GRef<GstCaps> Consumer::with_ssrc(GRef<GstCaps> caps, const SinkStream& stream) const
+{
+    GstCaps* writable = gst_caps_make_writable(caps.release());
+    if (!gst_caps_is_empty(writable))
+        gst_structure_set(gst_caps_get_structure(writable, 0), "ssrc", G_TYPE_UINT, ssrc_of(stream), nullptr);
+    return adopt_ref(writable);
 }
 
 Consumer::~Consumer() = default;
@@ -192,6 +219,7 @@ void Consumer::offer()
         for (Codec codec : stream->codecs())
             gst_caps_append(caps.get(), gst_caps_copy(rtp_caps(codec, codec_info(codec).default_payload, profile).get()));
         GstWebRTCRTPTransceiver* raw = nullptr;
+        caps = with_ssrc(std::move(caps), *stream);
         g_signal_emit_by_name(webrtc_, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, caps.get(),
                               &raw);
         GRef<GstWebRTCRTPTransceiver> transceiver = adopt_ref(raw);
@@ -199,6 +227,7 @@ void Consumer::offer()
             fail("could not add a transceiver for " + stream->name());
             return;
         }
+        enable_loss_recovery(transceiver.get(), stream->video());
     }
     GstPromise* promise = promise_then([weak = weak_from_this()](const PromiseResult& result) {
         auto offer = std::make_shared<SessionDescription>(reply_description(result.reply, "offer"));
@@ -230,9 +259,11 @@ void Consumer::set_local_description(SessionDescription description)
                            error);
                     return;
                 }
+                std::string text = description_text(shared->get());
+                GST_DEBUG_OBJECT(c.webrtc_, "our %s:\n%s", offer ? "offer" : "answer", text.c_str());
                 c.context_.signaller->send_sdp(
-                    c.session_id_, protocol::Sdp {offer ? protocol::Sdp::Type::Offer : protocol::Sdp::Type::Answer,
-                                                  description_text(shared->get())});
+                    c.session_id_,
+                    protocol::Sdp {offer ? protocol::Sdp::Type::Offer : protocol::Sdp::Type::Answer, std::move(text)});
             });
     });
     g_signal_emit_by_name(webrtc_, "set-local-description", shared->get(), promise);
@@ -254,6 +285,7 @@ void Consumer::remote_sdp(const protocol::Sdp& sdp)
         GST_WARNING_OBJECT(context_.bin, "consumer %s sent an unexpected answer", peer_id_.c_str());
         return;
     }
+    GST_DEBUG_OBJECT(webrtc_, "the consumer's answer:\n%s", sdp.sdp.c_str());
     SessionDescription answer = parse_description(GST_WEBRTC_SDP_TYPE_ANSWER, sdp.sdp);
     if (!answer) {
         fail("the consumer's answer is not valid SDP");
@@ -297,6 +329,7 @@ void Consumer::remote_sdp(const protocol::Sdp& sdp)
 
 void Consumer::answer(const std::string& offer_sdp)
 {
+    GST_DEBUG_OBJECT(webrtc_, "the consumer's offer:\n%s", offer_sdp.c_str());
     SessionDescription offer = parse_description(GST_WEBRTC_SDP_TYPE_OFFER, offer_sdp);
     if (!offer) {
         fail("the consumer's offer is not valid SDP");
@@ -350,8 +383,12 @@ void Consumer::answer(const std::string& offer_sdp)
                     g_object_set(trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_INACTIVE, nullptr);
                     continue;
                 }
-                g_object_set(trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, "codec-preferences",
-                             rtp_caps(it->codec, it->payload, it->stream->h264_profile_level_id()).get(), nullptr);
+                g_object_set(
+                    trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, "codec-preferences",
+                    c.with_ssrc(rtp_caps(it->codec, it->payload, it->stream->h264_profile_level_id()), *it->stream)
+                        .get(),
+                    nullptr);
+                enable_loss_recovery(trans, it->stream->video());
             }
             if (transceivers)
                 g_array_unref(transceivers);
@@ -453,6 +490,7 @@ bool Consumer::link_branch(const Plan& plan, GstPad* webrtc_pad)
         return false;
     }
     gst_object_set_name(GST_OBJECT(payloader), name(plan.stream->name() + "-pay").c_str());
+    g_object_set(payloader, "ssrc", ssrc_of(*plan.stream), nullptr);
     bool added_queue = add(queue);
     bool added_payloader = add(payloader);
     b.queue = added_queue ? queue : nullptr;
@@ -472,6 +510,16 @@ bool Consumer::link_branch(const Plan& plan, GstPad* webrtc_pad)
     gst_element_sync_state_with_parent(payloader);
     gst_element_sync_state_with_parent(queue);
     if (plan.stream->video()) {
+        // webrtcbin turns the peer's PLI and FIR into key-frame requests
+        // coming up into the payloader.
+        gst_pad_add_probe(
+            pay_src.get(), GST_PAD_PROBE_TYPE_EVENT_UPSTREAM,
+            [](GstPad*, GstPadProbeInfo* info, gpointer data) -> GstPadProbeReturn {
+                if (gst_video_event_is_force_key_unit(GST_PAD_PROBE_INFO_EVENT(info)))
+                    (*static_cast<Counter*>(data))->fetch_add(1);
+                return GST_PAD_PROBE_OK;
+            },
+            new Counter(keyframe_requests_), [](gpointer data) { delete static_cast<Counter*>(data); });
         auto gate = std::make_shared<Gate>();
         GRef<GstPad> queue_src = adopt_ref(gst_element_get_static_pad(queue, "src"));
         gst_pad_add_probe(queue_src.get(), GST_PAD_PROBE_TYPE_BUFFER, gate_probe, new GatePtr(gate),
@@ -596,9 +644,19 @@ void Consumer::poll_stats()
         self->stats_.bytes_sent = s.bytes_sent;
         self->stats_.packets_sent = s.packets_sent;
         self->stats_.round_trip_time = s.round_trip_time;
+        self->stats_.nack_count = s.nack_count;
+        self->stats_.pli_count = s.pli_count;
+        self->stats_.fir_count = s.fir_count;
+        self->stats_.packets_lost = s.packets_lost;
+        self->stats_.fraction_lost = s.fraction_lost;
     });
     g_signal_emit_by_name(webrtc_, "get-stats", nullptr, promise);
     gst_promise_unref(promise);
+    RetransmissionStats rtx = retransmissions_.poll(webrtc_);
+    std::lock_guard<std::mutex> guard(stats_lock_);
+    stats_.retransmitted_packets = rtx.packets;
+    stats_.retransmitted_bytes = rtx.bytes;
+    stats_.keyframe_requests = keyframe_requests_->load();
 }
 
 // ---- teardown ------------------------------------------------------------------------

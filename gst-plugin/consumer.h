@@ -51,6 +51,15 @@ public:
         guint64 packets_sent = 0;
         double round_trip_time = -1;
         guint64 bitrate = 0; // bits a second, over the last poll
+        // Loss and its recovery, from the peer's RTCP and our retransmitter.
+        guint nack_count = 0;
+        guint pli_count = 0;
+        guint fir_count = 0;
+        gint64 packets_lost = 0;
+        double fraction_lost = 0;
+        guint64 retransmitted_packets = 0;
+        guint64 retransmitted_bytes = 0;
+        guint keyframe_requests = 0; // from the peer (PLI or FIR), before coalescing
     };
 
     Consumer(Context context, unsigned serial, std::string session_id, std::string peer_id);
@@ -104,6 +113,11 @@ private:
         Codec codec;
         int payload;
     };
+    // The SSRC this consumer sends `stream` with: in the SDP (a=ssrc, with
+    // cname and msid, so that stacks routing by SSRC find it) and on the
+    // payloader; the same for the consumer's whole life.
+    guint ssrc_of(const SinkStream& stream) const;
+    GRef<GstCaps> with_ssrc(GRef<GstCaps> caps, const SinkStream& stream) const;
 
     template <typename F>
     void on_thread(F&& fn); // runs fn(self) on the signaller thread if still alive
@@ -135,6 +149,7 @@ private:
     std::string peer_id_;
     GstElement* webrtc_ = nullptr; // owned by the bin while added
     std::vector<Branch> branches_;
+    std::vector<guint> ssrcs_; // by index in context_.streams
     std::vector<Plan> plan_;                     // not linked yet
     std::map<unsigned, GRef<GstPad>> send_pads_; // by m-line, from webrtcbin
     std::vector<protocol::Ice> pending_ice_; // the peer's, until its SDP is applied
@@ -150,6 +165,9 @@ private:
     Stats stats_;
     gint64 last_poll_us_ = 0;
     guint64 last_bytes_ = 0;
+    RetransmissionCounter retransmissions_; // used on the signaller thread
+    // Counted on webrtcbin's threads, by probes that may outlive the consumer.
+    std::shared_ptr<std::atomic<guint>> keyframe_requests_ = std::make_shared<std::atomic<guint>>(0);
 };
 
 } // namespace signalbin

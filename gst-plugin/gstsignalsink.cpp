@@ -441,7 +441,11 @@ static void gst_signal_sink_class_init(GstSignalSinkClass* klass)
         g_param_spec_boxed("stats", "Statistics",
                            "One field per consumer (consumer-<peer id>), a structure with peer-id, session-id, "
                            "connection-state, ice-connection-state, bytes-sent, packets-sent, round-trip-time "
-                           "(seconds, -1 until known) and bitrate (bit/s over the last second)",
+                           "(seconds, -1 until known), bitrate (bit/s over the last second), and from the peer's "
+                           "RTCP nack-count, pli-count, fir-count (feedback received), packets-lost, fraction-lost "
+                           "(0-1, last report), retransmitted-packets and retransmitted-bytes (RTX), and "
+                           "keyframe-requests (the peer's PLIs and FIRs as they reach the shared encoder, before "
+                           "coalescing)",
                            GST_TYPE_STRUCTURE, static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
     g_object_class_install_property(
         object_class, PROP_SERVER_PORT,

@@ -278,7 +278,10 @@ void Producer::update_stats()
             "connection-state", G_TYPE_STRING, s.connection_state.c_str(), "ice-connection-state", G_TYPE_STRING,
             s.ice_connection_state.c_str(), "bytes-sent", G_TYPE_UINT64, s.bytes_sent, "packets-sent", G_TYPE_UINT64,
             s.packets_sent, "round-trip-time", G_TYPE_DOUBLE, s.round_trip_time, "bitrate", G_TYPE_UINT64, s.bitrate,
-            nullptr));
+            "nack-count", G_TYPE_UINT, s.nack_count, "pli-count", G_TYPE_UINT, s.pli_count, "fir-count", G_TYPE_UINT,
+            s.fir_count, "packets-lost", G_TYPE_INT64, s.packets_lost, "fraction-lost", G_TYPE_DOUBLE, s.fraction_lost,
+            "retransmitted-packets", G_TYPE_UINT64, s.retransmitted_packets, "retransmitted-bytes", G_TYPE_UINT64,
+            s.retransmitted_bytes, "keyframe-requests", G_TYPE_UINT, s.keyframe_requests, nullptr));
         gst_structure_set(all.get(), ("consumer-" + s.peer_id).c_str(), GST_TYPE_STRUCTURE, one.get(), nullptr);
     }
     std::lock_guard<std::mutex> guard(stats_lock_);

@@ -1,5 +1,10 @@
 #include "receiver.h"
 
+#include "loss-recovery.h"
+
+#include <algorithm>
+#include <cstdlib>
+
 GST_DEBUG_CATEGORY_EXTERN(signalsrc_debug);
 #define GST_CAT_DEFAULT signalsrc_debug
 
@@ -17,6 +22,32 @@ bool downstream_wants_encoded(GstPad* ghost, const GstCaps* encoded)
     if (!peer || gst_caps_is_any(peer.get()) || gst_caps_is_empty(peer.get()))
         return false;
     return gst_caps_can_intersect(peer.get(), encoded);
+}
+
+// Per m-line of the producer's offer, the first of its formats (the
+// producer's preference) that signalsrc can receive.
+std::vector<OfferedMedia> receivable_media(const GstSDPMessage* sdp, const std::vector<Codec>& receivable)
+{
+    std::vector<OfferedMedia> result;
+    for (guint i = 0; i < gst_sdp_message_medias_len(sdp); ++i) {
+        const GstSDPMedia* media = gst_sdp_message_get_media(sdp, i);
+        OfferedMedia chosen;
+        chosen.media = gst_sdp_media_get_media(media) ? gst_sdp_media_get_media(media) : "";
+        for (guint f = 0; f < gst_sdp_media_formats_len(media) && !chosen.codec; ++f) {
+            int pt = std::atoi(gst_sdp_media_get_format(media, f));
+            GRef<GstCaps> caps = adopt_ref(gst_sdp_media_get_caps_from_media(media, pt));
+            std::optional<Codec> codec = caps && !gst_caps_is_empty(caps.get())
+                                             ? codec_from_rtp_caps(gst_caps_get_structure(caps.get(), 0))
+                                             : std::nullopt;
+            if (!codec || std::find(receivable.begin(), receivable.end(), *codec) == receivable.end())
+                continue;
+            std::vector<OfferedMedia> one = offered_media(sdp, {*codec});
+            if (i < one.size() && one[i].codec)
+                chosen = one[i];
+        }
+        result.push_back(std::move(chosen));
+    }
+    return result;
 }
 
 } // namespace
@@ -227,6 +258,7 @@ void Receiver::remote_sdp(const std::string& session_id, const protocol::Sdp& sd
         GST_WARNING_OBJECT(element_, "producer sent a new offer; renegotiation is not supported");
         return;
     }
+    GST_DEBUG_OBJECT(element_, "the producer's offer:\n%s", sdp.sdp.c_str());
     SessionDescription offer = parse_description(GST_WEBRTC_SDP_TYPE_OFFER, sdp.sdp);
     if (!offer) {
         session_lost("the producer's offer is not valid SDP", true);
@@ -239,7 +271,7 @@ void Receiver::remote_sdp(const std::string& session_id, const protocol::Sdp& sd
         if (missing_elements(c, false, true).empty())
             receivable.push_back(c);
     }
-    auto offered = std::make_shared<std::vector<OfferedMedia>>(offered_media(offer->sdp, receivable));
+    auto offered = std::make_shared<std::vector<OfferedMedia>>(receivable_media(offer->sdp, receivable));
     GstPromise* promise = promise_then([weak = weak_from_this(), offered](const PromiseResult& result) {
         auto self = weak.lock();
         if (!self)
@@ -255,25 +287,26 @@ void Receiver::remote_sdp(const std::string& session_id, const protocol::Sdp& sd
             self->remote_set_ = true;
             add_ice_candidates(self->webrtc_, self->pending_ice_);
             self->pending_ice_.clear();
-            GArray* transceivers = nullptr;
-            g_signal_emit_by_name(self->webrtc_, "get-transceivers", &transceivers);
-            for (guint t = 0; transceivers && t < transceivers->len; ++t) {
-                auto* trans = g_array_index(transceivers, GstWebRTCRTPTransceiver*, t);
-                guint mline = 0;
-                g_object_get(trans, "mlineindex", &mline, nullptr);
-                if (mline >= offered->size() || !(*offered)[mline].codec) {
+            // webrtcbin 1.22 makes no transceivers for a remote offer; at
+            // create-answer it gives each offered m-line, in order, the first
+            // transceiver whose codecs match, and makes a bare recvonly one
+            // (no NACK, no preferences) for an m-line none matches.
+            for (size_t mline = 0; mline < offered->size(); ++mline) {
+                const OfferedMedia& m = (*offered)[mline];
+                if (!m.codec) {
                     GST_ELEMENT_WARNING(self->element_, STREAM, CODEC_NOT_FOUND,
                                         ("The producer offers a stream in no codec signalsrc can receive"),
-                                        ("m-line %u; signalsrc takes H.264 (constrained baseline), VP8 and Opus", mline));
-                    g_object_set(trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_INACTIVE, nullptr);
+                                        ("m-line %zu; signalsrc takes H.264 (constrained baseline), VP8 and Opus",
+                                         mline));
                     continue;
                 }
-                const OfferedMedia& m = (*offered)[mline];
-                g_object_set(trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, "codec-preferences",
-                             rtp_caps(*m.codec, m.payload, m.h264_profile).get(), nullptr);
+                GstWebRTCRTPTransceiver* raw = nullptr;
+                g_signal_emit_by_name(self->webrtc_, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY,
+                                      rtp_caps(*m.codec, m.payload, m.h264_profile).get(), &raw);
+                GRef<GstWebRTCRTPTransceiver> transceiver = adopt_ref(raw);
+                if (transceiver)
+                    enable_loss_recovery(transceiver.get(), codec_info(*m.codec).video);
             }
-            if (transceivers)
-                g_array_unref(transceivers);
             GstPromise* answer = promise_then([weak](const PromiseResult& result) {
                 auto owned = std::make_shared<SessionDescription>(reply_description(result.reply, "answer"));
                 std::string error = result.ok() && !*owned ? "no answer in its reply" : result.error;
@@ -322,8 +355,9 @@ void Receiver::set_local_answer(const std::shared_ptr<SessionDescription>& answe
                 r.session_lost("webrtcbin did not take its own answer: " + error, true);
                 return;
             }
-            r.signaller_->send_sdp(r.session_id_,
-                                   protocol::Sdp {protocol::Sdp::Type::Answer, description_text(answer->get())});
+            std::string text = description_text(answer->get());
+            GST_DEBUG_OBJECT(r.element_, "our answer:\n%s", text.c_str());
+            r.signaller_->send_sdp(r.session_id_, protocol::Sdp {protocol::Sdp::Type::Answer, std::move(text)});
         });
     });
     g_signal_emit_by_name(webrtc_, "set-local-description", answer->get(), promise);
@@ -485,8 +519,10 @@ void Receiver::handle_pad(GstElement* webrtc, GstPad* pad)
             elements.push_back(GRef<GstElement>::ref(e)); // sinks the floating reference
         return e != nullptr;
     };
-    if (!keep(gst_element_factory_make(info.depayloader, nullptr)) ||
-        (info.parser && !keep(gst_element_factory_make(info.parser, nullptr)))) {
+    bool made = keep(gst_element_factory_make(info.depayloader, nullptr));
+    if (made)
+        configure_depayloader_for_loss(elements.back().get());
+    if (!made || (info.parser && !keep(gst_element_factory_make(info.parser, nullptr)))) {
         GST_ELEMENT_ERROR(element_, CORE, MISSING_PLUGIN,
                           ("Missing %s or %s to receive %s", info.depayloader, info.parser ? info.parser : "",
                            info.name),

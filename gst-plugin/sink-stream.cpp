@@ -1,5 +1,7 @@
 #include "sink-stream.h"
 
+#include "keyframe-coalescer.h"
+
 GST_DEBUG_CATEGORY_EXTERN(signalsink_debug);
 #define GST_CAT_DEFAULT signalsink_debug
 
@@ -153,6 +155,26 @@ GstElement* SinkStream::add(const char* factory, const char* role)
     return e;
 }
 
+// Every consumer's key-frame requests cross the tee's sink pad on their way
+// to the one encoder (or the upstream of encoded input). With the lock held.
+void SinkStream::watch_keyframe_requests(Codec codec, GstElement* tee)
+{
+    GRef<GstPad> sink = adopt_ref(gst_element_get_static_pad(tee, "sink"));
+    keyframes_[codec] = coalesce_keyframe_requests(sink.get(), GST_OBJECT(bin_));
+}
+
+SinkStream::KeyframeCounts SinkStream::keyframe_counts() const
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    KeyframeCounts total;
+    for (const auto& [codec, coalescer] : keyframes_) {
+        KeyframeCoalescer::Counts c = coalescer->counts();
+        total.requests += c.requests;
+        total.forwarded += c.forwarded;
+    }
+    return total;
+}
+
 // With the lock held, on the streaming thread.
 bool SinkStream::build(GstCaps* caps, std::string& error)
 {
@@ -204,6 +226,8 @@ bool SinkStream::build(GstCaps* caps, std::string& error)
         elements_.push_back(tee);
         chain.push_back(tee);
         codec_tees_[*codec] = tee;
+        if (video_)
+            watch_keyframe_requests(*codec, tee);
     }
     GstElement* sink = add("fakesink", "sink");
     g_object_set(sink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE, nullptr);
@@ -321,6 +345,8 @@ GstElement* SinkStream::build_encoder_branch(Codec codec)
         return undo("could not link the raw tee to it");
     elements_.insert(elements_.end(), added.begin(), added.end());
     codec_tees_[codec] = tee;
+    if (video_)
+        watch_keyframe_requests(codec, tee);
     GST_INFO_OBJECT(bin_, "%s: %s encoder started", name_.c_str(), info.name);
     return tee;
 }

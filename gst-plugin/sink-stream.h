@@ -8,6 +8,8 @@
 // The chain is built when caps first arrive (streaming thread); encoders for
 // further codecs are added when a consumer needs them. The fakesink keeps a
 // live upstream flowing, and EOS working, with no consumer at all.
+// Key-frame requests from consumers are coalesced at each video tee's sink
+// pad (KeyframeCoalescer), as the encoder behind it is everybody's.
 #pragma once
 
 #include "codecs.h"
@@ -16,12 +18,16 @@
 #include <gst/gst.h>
 
 #include <functional>
+#include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 namespace signalbin {
+
+class KeyframeCoalescer;
 
 class SinkStream {
 public:
@@ -56,11 +62,21 @@ public:
     // nullptr if this stream cannot provide it.
     GstElement* tee_for(Codec codec);
 
+    // Key-frame requests from consumers to this stream's encoders (or to
+    // the upstream of encoded input), and how many went through (the rest
+    // were coalesced: KeyframeCoalescer).
+    struct KeyframeCounts {
+        uint64_t requests = 0;
+        uint64_t forwarded = 0;
+    };
+    KeyframeCounts keyframe_counts() const;
+
 private:
     static GstPadProbeReturn on_entry_event(GstPad* pad, GstPadProbeInfo* info, gpointer data);
     bool build(GstCaps* caps, std::string& error);
     GstElement* add(const char* factory, const char* role);
     GstElement* build_encoder_branch(Codec codec);
+    void watch_keyframe_requests(Codec codec, GstElement* tee);
 
     GstBin* bin_;      // the element, which outlives us while it holds us
     GWeakRef bin_ref_; // for the destructor, which may run after it
@@ -79,6 +95,7 @@ private:
     std::string input_h264_profile_;   // profile-level-id of encoded H.264 input
     GstElement* raw_tee_ = nullptr;
     std::map<Codec, GstElement*> codec_tees_;
+    std::map<Codec, std::shared_ptr<KeyframeCoalescer>> keyframes_;
     std::vector<GstElement*> elements_;
 };
 

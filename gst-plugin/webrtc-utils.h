@@ -90,7 +90,32 @@ struct SendStats {
     guint64 bytes_sent = 0;
     guint64 packets_sent = 0;
     double round_trip_time = -1; // seconds; -1 if unknown
+    // From the peer's RTCP: feedback it sent, and its receiver reports.
+    guint nack_count = 0;
+    guint pli_count = 0;
+    guint fir_count = 0;
+    gint64 packets_lost = 0;   // cumulative, as the peer reports it
+    double fraction_lost = 0;  // 0..1, over the peer's last report interval
 };
 SendStats summarize_send_stats(const GstStructure* reply);
+
+// What a webrtcbin has resent on its RTX streams (RFC 4588), counted as
+// it leaves webrtcbin's retransmitter (rtprtxsend): rtpsession's own stats
+// forget an RTX stream that has been quiet for a while.
+struct RetransmissionStats {
+    guint64 packets = 0;
+    guint64 bytes = 0;
+};
+class RetransmissionCounter {
+public:
+    RetransmissionCounter();
+    ~RetransmissionCounter();
+    // Totals so far; starts counting once webrtcbin has its retransmitter.
+    RetransmissionStats poll(GstElement* webrtcbin);
+
+private:
+    struct State;
+    std::unique_ptr<State> state_;
+};
 
 } // namespace signalbin
