@@ -1,5 +1,6 @@
 #include "receiver.h"
 
+#include "latency-tuner.h"
 #include "loss-recovery.h"
 
 #include <algorithm>
@@ -244,6 +245,10 @@ void Receiver::session_started(const std::string& session_id, const std::string&
     state_handler_ = connect("notify::ice-connection-state", G_CALLBACK(&Receiver::on_connection_state));
     gathering_handler_ = connect("notify::ice-gathering-state", G_CALLBACK(&Receiver::on_gathering_state));
     gst_element_sync_state_with_parent(webrtc);
+    latency_timer_ = ScopedSource::timeout(signaller_->thread().context(), 1000, [this] {
+        tune_latency();
+        return true;
+    });
 }
 
 void Receiver::remote_sdp(const std::string& session_id, const protocol::Sdp& sdp)
@@ -446,8 +451,31 @@ void Receiver::session_lost(const std::string& why, bool tell_server)
     schedule_retry();
 }
 
+// Each jitterbuffer of the session's webrtcbin, fitted to the path
+// (LatencyTuner). On the signaller thread, once a second.
+void Receiver::tune_latency()
+{
+    if (!webrtc_)
+        return;
+    GstIterator* it = gst_bin_iterate_recurse(GST_BIN(webrtc_));
+    GValue item = G_VALUE_INIT;
+    while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+        auto* element = GST_ELEMENT(g_value_get_object(&item));
+        GstElementFactory* factory = gst_element_get_factory(element);
+        if (factory && g_str_equal(GST_OBJECT_NAME(factory), "rtpjitterbuffer")) {
+            auto tuner = tuners_.try_emplace(element, settings_.webrtc.latency_ms).first;
+            tune_jitterbuffer(element, tuner->second, GST_OBJECT(element_));
+        }
+        g_value_reset(&item);
+    }
+    g_value_unset(&item);
+    gst_iterator_free(it);
+}
+
 void Receiver::teardown_webrtc()
 {
+    latency_timer_.cancel();
+    tuners_.clear(); // the jitterbuffers go with the webrtcbin
     pad_handler_.disconnect();
     ice_handler_.disconnect();
     state_handler_.disconnect();

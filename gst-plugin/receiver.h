@@ -7,6 +7,7 @@
 #pragma once
 
 #include "codecs.h"
+#include "latency-tuner.h"
 #include "signaller.h"
 #include "webrtc-utils.h"
 
@@ -106,6 +107,10 @@ private:
     // A session request the server never answers is given up after this.
     static constexpr unsigned kSessionRequestTimeoutMs = 10000;
     ScopedSource request_timer_;
+    // Jitterbuffer latency, fitted to the path once a second.
+    ScopedSource latency_timer_;
+    std::map<GstElement*, LatencyTuner> tuners_; // by jitterbuffer, this session's
+    void tune_latency();
 
     // Shared with streaming threads.
     std::mutex lock_;
