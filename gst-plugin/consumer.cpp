@@ -656,6 +656,7 @@ void Consumer::poll_stats()
     std::lock_guard<std::mutex> guard(stats_lock_);
     stats_.retransmitted_packets = rtx.packets;
     stats_.retransmitted_bytes = rtx.bytes;
+    stats_.retransmissions_refused = rtx.refused;
     stats_.keyframe_requests = keyframe_requests_->load();
 }
 

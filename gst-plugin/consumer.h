@@ -13,6 +13,7 @@
 #pragma once
 
 #include "signaller.h"
+#include "retransmissions.h"
 #include "sink-stream.h"
 #include "webrtc-utils.h"
 
@@ -59,6 +60,7 @@ public:
         double fraction_lost = 0;
         guint64 retransmitted_packets = 0;
         guint64 retransmitted_bytes = 0;
+        guint64 retransmissions_refused = 0; // beyond the budget (Retransmissions)
         guint keyframe_requests = 0; // from the peer (PLI or FIR), before coalescing
     };
 
@@ -165,7 +167,7 @@ private:
     Stats stats_;
     gint64 last_poll_us_ = 0;
     guint64 last_bytes_ = 0;
-    RetransmissionCounter retransmissions_; // used on the signaller thread
+    Retransmissions retransmissions_; // polled on the signaller thread
     // Counted on webrtcbin's threads, by probes that may outlive the consumer.
     std::shared_ptr<std::atomic<guint>> keyframe_requests_ = std::make_shared<std::atomic<guint>>(0);
 };

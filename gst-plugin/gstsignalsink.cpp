@@ -443,7 +443,8 @@ static void gst_signal_sink_class_init(GstSignalSinkClass* klass)
                            "connection-state, ice-connection-state, bytes-sent, packets-sent, round-trip-time "
                            "(seconds, -1 until known), bitrate (bit/s over the last second), and from the peer's "
                            "RTCP nack-count, pli-count, fir-count (feedback received), packets-lost, fraction-lost "
-                           "(0-1, last report), retransmitted-packets and retransmitted-bytes (RTX), and "
+                           "(0-1, last report), retransmitted-packets and retransmitted-bytes (RTX), "
+                           "retransmissions-refused (requests beyond a quarter of the media bytes a second), and "
                            "keyframe-requests (the peer's PLIs and FIRs as they reach the shared encoder, before "
                            "coalescing)",
                            GST_TYPE_STRUCTURE, static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));

@@ -281,7 +281,8 @@ void Producer::update_stats()
             "nack-count", G_TYPE_UINT, s.nack_count, "pli-count", G_TYPE_UINT, s.pli_count, "fir-count", G_TYPE_UINT,
             s.fir_count, "packets-lost", G_TYPE_INT64, s.packets_lost, "fraction-lost", G_TYPE_DOUBLE, s.fraction_lost,
             "retransmitted-packets", G_TYPE_UINT64, s.retransmitted_packets, "retransmitted-bytes", G_TYPE_UINT64,
-            s.retransmitted_bytes, "keyframe-requests", G_TYPE_UINT, s.keyframe_requests, nullptr));
+            s.retransmitted_bytes, "retransmissions-refused", G_TYPE_UINT64, s.retransmissions_refused,
+            "keyframe-requests", G_TYPE_UINT, s.keyframe_requests, nullptr));
         gst_structure_set(all.get(), ("consumer-" + s.peer_id).c_str(), GST_TYPE_STRUCTURE, one.get(), nullptr);
     }
     std::lock_guard<std::mutex> guard(stats_lock_);

@@ -5,8 +5,6 @@
 #include <cstring>
 #include <mutex>
 
-#include <gst/rtp/rtp.h>
-
 namespace signalbin {
 
 namespace {
@@ -331,96 +329,6 @@ SendStats summarize_send_stats(const GstStructure* reply)
         },
         &stats);
     return stats;
-}
-
-namespace {
-
-struct RtxCount {
-    std::mutex lock;
-    std::vector<guint> payload_types; // of the RTX streams
-    RetransmissionStats total;
-};
-
-void count_rtx(RtxCount& count, GstBuffer* buffer)
-{
-    GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
-    if (!gst_rtp_buffer_map(buffer, GST_MAP_READ, &rtp))
-        return;
-    guint pt = gst_rtp_buffer_get_payload_type(&rtp);
-    gst_rtp_buffer_unmap(&rtp);
-    std::lock_guard<std::mutex> guard(count.lock);
-    if (std::find(count.payload_types.begin(), count.payload_types.end(), pt) == count.payload_types.end())
-        return;
-    ++count.total.packets;
-    count.total.bytes += gst_buffer_get_size(buffer);
-}
-
-GstPadProbeReturn on_rtx_output(GstPad*, GstPadProbeInfo* info, gpointer data)
-{
-    auto& count = **static_cast<std::shared_ptr<RtxCount>*>(data);
-    if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
-        GstBufferList* list = GST_PAD_PROBE_INFO_BUFFER_LIST(info);
-        for (guint i = 0; i < gst_buffer_list_length(list); ++i)
-            count_rtx(count, gst_buffer_list_get(list, i));
-    } else {
-        count_rtx(count, GST_PAD_PROBE_INFO_BUFFER(info));
-    }
-    return GST_PAD_PROBE_OK;
-}
-
-// RTX payload types: the values of rtprtxsend's payload-type-map.
-std::vector<guint> rtx_payload_types(GstElement* rtxsend)
-{
-    GstStructure* map = nullptr;
-    g_object_get(rtxsend, "payload-type-map", &map, nullptr);
-    GUnique<GstStructure> owned(map);
-    std::vector<guint> types;
-    for (int i = 0; map && i < gst_structure_n_fields(map); ++i) {
-        const GValue* v = gst_structure_get_value(map, gst_structure_nth_field_name(map, i));
-        if (G_VALUE_HOLDS_UINT(v))
-            types.push_back(g_value_get_uint(v));
-    }
-    return types;
-}
-
-} // namespace
-
-struct RetransmissionCounter::State {
-    std::shared_ptr<RtxCount> count = std::make_shared<RtxCount>();
-    GRef<GstElement> rtxsend;
-};
-
-RetransmissionCounter::RetransmissionCounter() : state_(std::make_unique<State>()) {}
-RetransmissionCounter::~RetransmissionCounter() = default;
-
-RetransmissionStats RetransmissionCounter::poll(GstElement* webrtcbin)
-{
-    if (!state_->rtxsend) {
-        // webrtcbin makes it (in rtpbin's aux sender) once RTX is negotiated.
-        GstIterator* it = gst_bin_iterate_recurse(GST_BIN(webrtcbin));
-        GValue item = G_VALUE_INIT;
-        while (!state_->rtxsend && gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
-            auto* element = GST_ELEMENT(g_value_get_object(&item));
-            GstElementFactory* factory = gst_element_get_factory(element);
-            if (factory && g_str_equal(GST_OBJECT_NAME(factory), "rtprtxsend"))
-                state_->rtxsend = GRef<GstElement>::ref(element);
-            g_value_reset(&item);
-        }
-        g_value_unset(&item);
-        gst_iterator_free(it);
-        if (!state_->rtxsend)
-            return {};
-        GRef<GstPad> src = adopt_ref(gst_element_get_static_pad(state_->rtxsend.get(), "src"));
-        if (src)
-            gst_pad_add_probe(src.get(),
-                              static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
-                              on_rtx_output, new std::shared_ptr<RtxCount>(state_->count),
-                              [](gpointer data) { delete static_cast<std::shared_ptr<RtxCount>*>(data); });
-    }
-    std::vector<guint> types = rtx_payload_types(state_->rtxsend.get());
-    std::lock_guard<std::mutex> guard(state_->count->lock);
-    state_->count->payload_types = std::move(types);
-    return state_->count->total;
 }
 
 } // namespace signalbin

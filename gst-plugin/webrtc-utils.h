@@ -99,23 +99,4 @@ struct SendStats {
 };
 SendStats summarize_send_stats(const GstStructure* reply);
 
-// What a webrtcbin has resent on its RTX streams (RFC 4588), counted as
-// it leaves webrtcbin's retransmitter (rtprtxsend): rtpsession's own stats
-// forget an RTX stream that has been quiet for a while.
-struct RetransmissionStats {
-    guint64 packets = 0;
-    guint64 bytes = 0;
-};
-class RetransmissionCounter {
-public:
-    RetransmissionCounter();
-    ~RetransmissionCounter();
-    // Totals so far; starts counting once webrtcbin has its retransmitter.
-    RetransmissionStats poll(GstElement* webrtcbin);
-
-private:
-    struct State;
-    std::unique_ptr<State> state_;
-};
-
 } // namespace signalbin
