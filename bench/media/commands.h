@@ -45,5 +45,8 @@ Json latency(const Args& args);
 // These two print their own lines (produce: "ready", then the result).
 void produce(const Args& args);
 void consume(const Args& args);
+// Two ends over a network path (network.cpp); they print lines until stopped.
+void net_send(const Args& args);
+void net_receive(const Args& args);
 
 } // namespace signalbin::bench

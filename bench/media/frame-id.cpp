@@ -25,17 +25,19 @@ uint32_t check_of(uint32_t id)
     return c ^ 0x5; // so that an all-black (or all-white) corner never passes
 }
 
-bool fits(const GstVideoFrame* frame)
+static_assert(kFrameIdHeight == kBlock * kRows, "the grid's height");
+
+bool fits(const GstVideoFrame* frame, int top)
 {
-    return GST_VIDEO_FRAME_FORMAT(frame) == GST_VIDEO_FORMAT_I420 &&
-           GST_VIDEO_FRAME_WIDTH(frame) >= kBlock * kColumns && GST_VIDEO_FRAME_HEIGHT(frame) >= kBlock * kRows;
+    return GST_VIDEO_FRAME_FORMAT(frame) == GST_VIDEO_FORMAT_I420 && top >= 0 && top % kBlock == 0 &&
+           GST_VIDEO_FRAME_WIDTH(frame) >= kBlock * kColumns && GST_VIDEO_FRAME_HEIGHT(frame) >= top + kBlock * kRows;
 }
 
 } // namespace
 
-bool write_frame_id(GstVideoFrame* frame, uint32_t id)
+bool write_frame_id(GstVideoFrame* frame, uint32_t id, int top)
 {
-    if (!fits(frame))
+    if (!fits(frame, top))
         return false;
     id %= kFrameIdModulo;
     uint32_t word = id | (check_of(id) << kFrameIdBits);
@@ -43,7 +45,7 @@ bool write_frame_id(GstVideoFrame* frame, uint32_t id)
     int y_stride = GST_VIDEO_FRAME_PLANE_STRIDE(frame, 0);
     for (int bit = 0; bit < kColumns * kRows; ++bit) {
         int x0 = (bit % kColumns) * kBlock;
-        int y0 = (bit / kColumns) * kBlock;
+        int y0 = top + (bit / kColumns) * kBlock;
         guint8 value = (word >> bit) & 1 ? kWhite : kBlack;
         for (int row = 0; row < kBlock; ++row)
             std::memset(y + static_cast<size_t>(y0 + row) * y_stride + x0, value, kBlock);
@@ -52,15 +54,15 @@ bool write_frame_id(GstVideoFrame* frame, uint32_t id)
     for (int plane = 1; plane <= 2; ++plane) {
         auto* c = static_cast<guint8*>(GST_VIDEO_FRAME_PLANE_DATA(frame, plane));
         int stride = GST_VIDEO_FRAME_PLANE_STRIDE(frame, plane);
-        for (int row = 0; row < kBlock * kRows / 2; ++row)
+        for (int row = top / 2; row < (top + kBlock * kRows) / 2; ++row)
             std::memset(c + static_cast<size_t>(row) * stride, 128, kBlock * kColumns / 2);
     }
     return true;
 }
 
-std::optional<uint32_t> read_frame_id(const GstVideoFrame* frame)
+std::optional<uint32_t> read_frame_id(const GstVideoFrame* frame, int top)
 {
-    if (!fits(frame))
+    if (!fits(frame, top))
         return std::nullopt;
     const auto* y = static_cast<const guint8*>(GST_VIDEO_FRAME_PLANE_DATA(frame, 0));
     int stride = GST_VIDEO_FRAME_PLANE_STRIDE(frame, 0);
@@ -68,7 +70,7 @@ std::optional<uint32_t> read_frame_id(const GstVideoFrame* frame)
     for (int bit = 0; bit < kColumns * kRows; ++bit) {
         // The mean of the block's central 16x16.
         int x0 = (bit % kColumns) * kBlock + kBlock / 4;
-        int y0 = (bit / kColumns) * kBlock + kBlock / 4;
+        int y0 = top + (bit / kColumns) * kBlock + kBlock / 4;
         unsigned sum = 0;
         for (int row = 0; row < kBlock / 2; ++row) {
             const guint8* line = y + static_cast<size_t>(y0 + row) * stride + x0;
@@ -85,6 +87,20 @@ std::optional<uint32_t> read_frame_id(const GstVideoFrame* frame)
     if ((word >> kFrameIdBits) != check_of(id))
         return std::nullopt;
     return id;
+}
+
+bool map_probe_frame(GstPad* pad, GstPadProbeInfo* info, GstVideoFrame* frame, GstMapFlags flags)
+{
+    GRef<GstCaps> caps = adopt_ref(gst_pad_get_current_caps(pad));
+    GstVideoInfo vinfo;
+    if (!caps || !gst_video_info_from_caps(&vinfo, caps.get()))
+        return false;
+    GstBuffer* buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+    if (flags & GST_MAP_WRITE) {
+        buffer = gst_buffer_make_writable(buffer);
+        GST_PAD_PROBE_INFO_DATA(info) = buffer;
+    }
+    return gst_video_frame_map(frame, &vinfo, buffer, flags);
 }
 
 // ---- FrameStamper ---------------------------------------------------------------------
@@ -120,14 +136,8 @@ void FrameStamper::attach(GstPad* pad)
         [](GstPad* pad, GstPadProbeInfo* info, gpointer data) -> GstPadProbeReturn {
             gint64 now = now_us();
             State& state = **static_cast<std::shared_ptr<State>*>(data);
-            GRef<GstCaps> caps = adopt_ref(gst_pad_get_current_caps(pad));
-            GstVideoInfo vinfo;
-            if (!caps || !gst_video_info_from_caps(&vinfo, caps.get()))
-                return GST_PAD_PROBE_OK;
-            GstBuffer* buffer = gst_buffer_make_writable(GST_PAD_PROBE_INFO_BUFFER(info));
-            GST_PAD_PROBE_INFO_DATA(info) = buffer;
             GstVideoFrame frame;
-            if (!gst_video_frame_map(&frame, &vinfo, buffer, GST_MAP_WRITE))
+            if (!map_probe_frame(pad, info, &frame, GST_MAP_WRITE))
                 return GST_PAD_PROBE_OK;
             uint32_t id;
             {

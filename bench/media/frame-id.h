@@ -21,10 +21,20 @@ namespace signalbin::bench {
 constexpr unsigned kFrameIdBits = 20;
 constexpr uint32_t kFrameIdModulo = 1u << kFrameIdBits;
 
-// Writes `id` (mod 2^20). False if the frame is not I420 or too small.
-bool write_frame_id(GstVideoFrame* frame, uint32_t id);
-// The id in the frame; nullopt if a block is unclear or the check fails.
-std::optional<uint32_t> read_frame_id(const GstVideoFrame* frame);
+// The grid's height: a frame can carry one grid per this many rows.
+constexpr int kFrameIdHeight = 96;
+
+// Writes `id` (mod 2^20), the grid's top `top` rows down (a multiple of 32).
+// False if the frame is not I420 or too small.
+bool write_frame_id(GstVideoFrame* frame, uint32_t id, int top = 0);
+// The id in the frame's grid at `top`; nullopt if a block is unclear or the
+// check fails.
+std::optional<uint32_t> read_frame_id(const GstVideoFrame* frame, int top = 0);
+
+// Maps the buffer a buffer probe on `pad` sees as a video frame of the
+// pad's caps; for GST_MAP_WRITE the buffer is made writable first. False
+// (nothing mapped) if it cannot be.
+bool map_probe_frame(GstPad* pad, GstPadProbeInfo* info, GstVideoFrame* frame, GstMapFlags flags);
 
 // Sender side: numbers every raw frame crossing a pad and remembers when.
 class FrameStamper {

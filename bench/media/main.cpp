@@ -7,6 +7,8 @@
 //                                         producer CPU and memory with N consumers
 //   consume --server-url URL --consumers N --names a,b,...
 //                                         N signalsrc receivers that do not decode
+//   net-send / net-receive                the two ends of a session over a network
+//                                         path, clean frames counted (network.cpp)
 //
 // Common options: --width --height --fps (default 1280x720 at 30), --motion PX
 // (videotestsrc horizontal-speed: moving bars, costlier to encode; default 0),
@@ -130,6 +132,8 @@ void usage()
                  "  latency [--seconds 10] [--repeats 3] [--settle-s 2] [--src-latency MS] [--sink-deadline MS]\n"
                  "  produce --consumers N --design shared|per-consumer [--seconds 8] [--idle-seconds 1] [--join-timeout-s 120]\n"
                  "  consume --server-url URL --consumers N --names a,b,... [--max-seconds 300]\n"
+                 "  net-send --address A --port P [--seconds S] [--bitrate KBPS]\n"
+                 "  net-receive --server-url URL [--seconds S]\n"
                  "  all: [--width 1280] [--height 720] [--fps 30] [--motion PX] [--plugin-dir DIR]\n");
 }
 
@@ -168,6 +172,10 @@ int main(int argc, char** argv)
             produce(args);
         } else if (command == "consume") {
             consume(args);
+        } else if (command == "net-send") {
+            net_send(args);
+        } else if (command == "net-receive") {
+            net_receive(args);
         } else {
             usage();
             return 2;
