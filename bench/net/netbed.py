@@ -15,8 +15,8 @@ the packet). Leaving the
 `with` block, SIGTERM, SIGINT or an exception stops every process started
 through run() and deletes both namespaces, which deletes the veth pair.
 
-Needs root, iproute2 (ip, tc) and iptables; NetBed.unavailable() says what
-is missing.
+Needs root, iproute2 (ip, tc), iptables and util-linux (nsenter);
+NetBed.unavailable() says what is missing.
 """
 
 import atexit
@@ -45,7 +45,8 @@ class NetBed:
         """Why a bed cannot be made here, or None."""
         if os.geteuid() != 0:
             return "network namespaces need root"
-        for tool, package in (("ip", "iproute2"), ("tc", "iproute2"), ("iptables", "iptables")):
+        for tool, package in (("ip", "iproute2"), ("tc", "iproute2"), ("iptables", "iptables"),
+                              ("nsenter", "util-linux")):
             if not shutil.which(tool):
                 return "%s is missing (apt install %s)" % (tool, package)
         return None
@@ -88,18 +89,22 @@ class NetBed:
                 raise SystemExit(128 + signum)
 
             signal.signal(sig, handler)
-        for s in SIDES:
-            _sh(["ip", "netns", "add", self.namespace[s]])
-        _sh(["ip", "link", "add", self.device["a"], "netns", self.namespace["a"], "type", "veth", "peer", "name",
-             self.device["b"], "netns", self.namespace["b"]])
-        for s in SIDES:
-            # IPv4 only: ICE would also pair the veth's IPv6 link-local
-            # addresses, which the impairments here do not touch.
-            self.ip(s, ["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"])
-            self.ip(s, ["sysctl", "-q", "-w", "net.ipv6.conf.default.disable_ipv6=1"])
-            self.ip(s, ["ip", "addr", "add", self.address[s] + "/24", "dev", self.device[s]])
-            self.ip(s, ["ip", "link", "set", self.device[s], "up"])
-            self.ip(s, ["ip", "link", "set", "lo", "up"])
+        try:
+            for s in SIDES:
+                _sh(["ip", "netns", "add", self.namespace[s]])
+            _sh(["ip", "link", "add", self.device["a"], "netns", self.namespace["a"], "type", "veth", "peer", "name",
+                 self.device["b"], "netns", self.namespace["b"]])
+            for s in SIDES:
+                # IPv4 only: ICE would also pair the veth's IPv6 link-local
+                # addresses, which the impairments here do not touch.
+                self.ip(s, ["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"])
+                self.ip(s, ["sysctl", "-q", "-w", "net.ipv6.conf.default.disable_ipv6=1"])
+                self.ip(s, ["ip", "addr", "add", self.address[s] + "/24", "dev", self.device[s]])
+                self.ip(s, ["ip", "link", "set", self.device[s], "up"])
+                self.ip(s, ["ip", "link", "set", "lo", "up"])
+        except BaseException:
+            self.down()  # a half-made bed goes too
+            raise
 
     def down(self):
         for p in self.processes:
@@ -127,15 +132,20 @@ class NetBed:
 
     # ---- use -------------------------------------------------------------------
 
+    def _enter(self, side):
+        # nsenter rather than `ip netns exec`: that one also remounts / and
+        # /sys, which fails in a chroot (CI's fresh root); the network
+        # namespace alone is what is needed.
+        return ["nsenter", "--net=/run/netns/" + self.namespace[side], "--"]
+
     def ip(self, side, argv, check=True):
         """Runs a command inside a side's namespace and waits for it."""
-        return _sh(["ip", "netns", "exec", self.namespace[side]] + argv, check=check)
+        return _sh(self._enter(side) + argv, check=check)
 
     def run(self, side, argv, **popen):
         """Starts a program inside a side's namespace, in a process group of
         its own; down() stops it."""
-        p = subprocess.Popen(["ip", "netns", "exec", self.namespace[side]] + list(argv), start_new_session=True,
-                             **popen)
+        p = subprocess.Popen(self._enter(side) + list(argv), start_new_session=True, **popen)
         self.processes.append(p)
         return p
 
