@@ -89,6 +89,9 @@ class NetBed:
                 raise SystemExit(128 + signum)
 
             signal.signal(sig, handler)
+        # `ip netns add` makes /run/netns a mount point if it is none; the
+        # last bed out unmounts it again (a chroot could not be removed).
+        self._made_run_netns = not os.path.ismount("/run/netns")
         try:
             for s in SIDES:
                 _sh(["ip", "netns", "add", self.namespace[s]])
@@ -97,8 +100,9 @@ class NetBed:
             for s in SIDES:
                 # IPv4 only: ICE would also pair the veth's IPv6 link-local
                 # addresses, which the impairments here do not touch.
-                self.ip(s, ["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"])
-                self.ip(s, ["sysctl", "-q", "-w", "net.ipv6.conf.default.disable_ipv6=1"])
+                # (procfs: sysctl is in procps, which a minimal root lacks)
+                for conf in ("all", "default"):
+                    self.ip(s, ["sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/%s/disable_ipv6" % conf])
                 self.ip(s, ["ip", "addr", "add", self.address[s] + "/24", "dev", self.device[s]])
                 self.ip(s, ["ip", "link", "set", self.device[s], "up"])
                 self.ip(s, ["ip", "link", "set", "lo", "up"])
@@ -128,6 +132,9 @@ class NetBed:
         for s in SIDES:
             if self.namespace[s] in existing:
                 _sh(["ip", "netns", "del", self.namespace[s]], check=False)
+        if getattr(self, "_made_run_netns", False) and os.path.ismount("/run/netns") and \
+                not os.listdir("/run/netns"):
+            _sh(["umount", "/run/netns"], check=False)
         self._up = False
 
     # ---- use -------------------------------------------------------------------
