@@ -132,8 +132,10 @@ class NetBed:
         for s in SIDES:
             if self.namespace[s] in existing:
                 _sh(["ip", "netns", "del", self.namespace[s]], check=False)
-        if getattr(self, "_made_run_netns", False) and os.path.ismount("/run/netns") and \
-                not os.listdir("/run/netns"):
+        for _ in range(3):  # it may be mounted on itself more than once
+            if not (getattr(self, "_made_run_netns", False) and os.path.ismount("/run/netns")
+                    and not os.listdir("/run/netns")):
+                break
             _sh(["umount", "/run/netns"], check=False)
         self._up = False
 
