@@ -39,6 +39,16 @@ def _sh(argv, check=True):
     return r
 
 
+def _mounts(path):
+    """How many mounts sit on `path` (a bind mount of a directory onto itself
+    is one; os.path.ismount cannot see it)."""
+    try:
+        with open("/proc/self/mountinfo") as f:
+            return sum(1 for line in f if line.split()[4] == path)
+    except OSError:
+        return 0
+
+
 class NetBed:
     @staticmethod
     def unavailable():
@@ -91,7 +101,7 @@ class NetBed:
             signal.signal(sig, handler)
         # `ip netns add` makes /run/netns a mount point if it is none; the
         # last bed out unmounts it again (a chroot could not be removed).
-        self._made_run_netns = not os.path.ismount("/run/netns")
+        self._made_run_netns = _mounts("/run/netns") == 0
         try:
             for s in SIDES:
                 _sh(["ip", "netns", "add", self.namespace[s]])
@@ -132,11 +142,10 @@ class NetBed:
         for s in SIDES:
             if self.namespace[s] in existing:
                 _sh(["ip", "netns", "del", self.namespace[s]], check=False)
-        for _ in range(3):  # it may be mounted on itself more than once
-            if not (getattr(self, "_made_run_netns", False) and os.path.ismount("/run/netns")
-                    and not os.listdir("/run/netns")):
-                break
-            _sh(["umount", "/run/netns"], check=False)
+        if getattr(self, "_made_run_netns", False) and os.path.isdir("/run/netns") and \
+                not os.listdir("/run/netns"):
+            for _ in range(_mounts("/run/netns")):
+                _sh(["umount", "/run/netns"], check=False)
         self._up = False
 
     # ---- use -------------------------------------------------------------------
