@@ -145,8 +145,11 @@ GstElement* make_encoder(Codec codec, unsigned keyframe_interval, unsigned bitra
     case Codec::H264:
         gst_util_set_object_arg(G_OBJECT(encoder), "tune", "zerolatency");
         gst_util_set_object_arg(G_OBJECT(encoder), "speed-preset", "ultrafast");
+        // A rate-control buffer of 250 ms (x264enc's default is 600): a key
+        // frame is then at most about a quarter second of the bitrate, which
+        // a link that carries the bitrate drains before its queue overflows.
         g_object_set(encoder, "key-int-max", keyframe_interval, "bitrate", bitrate_kbps, "b-adapt", FALSE,
-                     "bframes", 0u, "threads", 2u, nullptr);
+                     "bframes", 0u, "threads", 2u, "vbv-buf-capacity", 250u, nullptr);
         break;
     case Codec::VP8:
         g_object_set(encoder, "deadline", G_GINT64_CONSTANT(1), "cpu-used", 8, "lag-in-frames", 0,
@@ -161,6 +164,21 @@ GstElement* make_encoder(Codec codec, unsigned keyframe_interval, unsigned bitra
     }
     configure_encoder_for_loss(encoder, codec);
     return encoder;
+}
+
+void set_encoder_bitrate(GstElement* encoder, Codec codec, unsigned kbps)
+{
+    switch (codec) {
+    case Codec::H264:
+        g_object_set(encoder, "bitrate", kbps, nullptr);
+        break;
+    case Codec::VP8:
+        g_object_set(encoder, "target-bitrate", static_cast<int>(kbps * 1000), nullptr);
+        break;
+    case Codec::Opus:
+        g_object_set(encoder, "bitrate", static_cast<int>(kbps * 1000), nullptr);
+        break;
+    }
 }
 
 namespace {

@@ -52,6 +52,8 @@ GRef<GstCaps> rtp_caps(Codec codec, int payload, const std::string& profile_leve
 // Encoder configured for low latency, with `keyframe_interval` frames
 // between key frames (video). nullptr if the plugin is missing.
 GstElement* make_encoder(Codec codec, unsigned keyframe_interval, unsigned bitrate_kbps);
+// A running encoder's target bitrate (x264enc and vp8enc take it while playing).
+void set_encoder_bitrate(GstElement* encoder, Codec codec, unsigned kbps);
 // Payloader for one consumer: zero-latency aggregation, parameter sets with
 // every key frame, MTU for WebRTC. H.264 caps carry the SDP's fmtp
 // (`profile_level_id`, packetization-mode 1), set by pad probes.

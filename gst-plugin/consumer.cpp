@@ -1,6 +1,7 @@
 #include "consumer.h"
 
 #include "loss-recovery.h"
+#include "twcc.h"
 
 #include <gst/video/video.h>
 
@@ -73,7 +74,12 @@ void on_queue_overrun(GstElement* queue, gpointer data)
 } // namespace
 
 Consumer::Consumer(Context context, unsigned serial, std::string session_id, std::string peer_id)
-    : context_(std::move(context)), serial_(serial), session_id_(std::move(session_id)), peer_id_(std::move(peer_id))
+    : context_(std::move(context)),
+      serial_(serial),
+      session_id_(std::move(session_id)),
+      peer_id_(std::move(peer_id)),
+      congestion_control_(context_.congestion_control),
+      congestion_(context_.congestion)
 {
     stats_.peer_id = peer_id_;
     stats_.session_id = session_id_;
@@ -218,6 +224,8 @@ void Consumer::offer()
         std::string profile = stream->h264_profile_level_id();
         for (Codec codec : stream->codecs())
             gst_caps_append(caps.get(), gst_caps_copy(rtp_caps(codec, codec_info(codec).default_payload, profile).get()));
+        if (congestion_control_)
+            offer_twcc(caps.get());
         GstWebRTCRTPTransceiver* raw = nullptr;
         caps = with_ssrc(std::move(caps), *stream);
         g_signal_emit_by_name(webrtc_, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, caps.get(),
@@ -360,12 +368,17 @@ void Consumer::answer(const std::string& offer_sdp)
              " streams)");
         return;
     }
-    GstPromise* promise = promise_then([weak = weak_from_this(), plan](const PromiseResult& result) {
+    // The offer's id for transport-wide congestion control, per m-line:
+    // webrtcbin 1.22 answers a=extmap only from codec preferences (twcc.h).
+    std::vector<int> twcc_ids;
+    for (guint i = 0; i < gst_sdp_message_medias_len(message); ++i)
+        twcc_ids.push_back(congestion_control_ ? twcc_extension_id(gst_sdp_message_get_media(message, i)) : 0);
+    GstPromise* promise = promise_then([weak = weak_from_this(), plan, twcc_ids](const PromiseResult& result) {
         std::string error = result.error;
         auto self = weak.lock();
         if (!self)
             return;
-        self->on_thread([plan, error](Consumer& c) {
+        self->on_thread([plan, twcc_ids, error](Consumer& c) {
             if (!error.empty()) {
                 c.fail("webrtcbin rejected the consumer's offer: " + error);
                 return;
@@ -383,11 +396,12 @@ void Consumer::answer(const std::string& offer_sdp)
                     g_object_set(trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_INACTIVE, nullptr);
                     continue;
                 }
-                g_object_set(
-                    trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, "codec-preferences",
-                    c.with_ssrc(rtp_caps(it->codec, it->payload, it->stream->h264_profile_level_id()), *it->stream)
-                        .get(),
-                    nullptr);
+                GRef<GstCaps> caps =
+                    c.with_ssrc(rtp_caps(it->codec, it->payload, it->stream->h264_profile_level_id()), *it->stream);
+                if (mline < twcc_ids.size() && twcc_ids[mline] > 0)
+                    offer_twcc(caps.get(), twcc_ids[mline]);
+                g_object_set(trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, "codec-preferences",
+                             caps.get(), nullptr);
                 enable_loss_recovery(trans, it->stream->video());
             }
             if (transceivers)
@@ -475,40 +489,88 @@ bool Consumer::link_branch(const Plan& plan, GstPad* webrtc_pad)
     b.mline = plan.mline;
     b.codec = plan.codec;
     b.payload = plan.payload;
-    b.tee = plan.stream->tee_for(plan.codec);
-    if (!b.tee)
+    // Video with tiers starts on the tier the start estimate fits.
+    unsigned tier = 0;
+    if (congestion_control_ && plan.stream->tiers() > 1) {
+        std::lock_guard<std::mutex> guard(stats_lock_);
+        if (!chooser_)
+            chooser_.emplace(plan.stream->ladder(), congestion_.estimate_bps());
+        tier = std::min(chooser_->tier(), plan.stream->tiers() - 1);
+        adapted_tier_ = chooser_->tier();
+        stats_.tier = static_cast<int>(tier);
+    }
+    GstElement* tee = plan.stream->subscribe(plan.codec, tier);
+    if (!tee && tier > 0) {
+        tier = 0;
+        tee = plan.stream->subscribe(plan.codec, 0);
+    }
+    if (!tee)
         return false;
     b.webrtc_pad = take_ref(webrtc_pad);
+    GstElement* funnel = gst_element_factory_make("funnel", name(plan.stream->name() + "-tiers").c_str());
     GstElement* queue = gst_element_factory_make("queue", name(plan.stream->name() + "-queue").c_str());
     // A slow consumer loses its own frames; it never holds up the others.
     g_object_set(queue, "max-size-buffers", plan.stream->video() ? 30u : 50u, "max-size-bytes", 0u, "max-size-time",
                  G_GUINT64_CONSTANT(0), nullptr);
     gst_util_set_object_arg(G_OBJECT(queue), "leaky", "downstream");
     GstElement* payloader = make_payloader(plan.codec, plan.payload, plan.stream->h264_profile_level_id());
-    if (!payloader) {
+    if (!payloader || !funnel) {
         gst_object_unref(gst_object_ref_sink(queue));
+        if (funnel)
+            gst_object_unref(gst_object_ref_sink(funnel));
+        if (payloader)
+            gst_object_unref(gst_object_ref_sink(payloader));
+        plan.stream->unsubscribe(plan.codec, tier);
         return false;
     }
     gst_object_set_name(GST_OBJECT(payloader), name(plan.stream->name() + "-pay").c_str());
     g_object_set(payloader, "ssrc", ssrc_of(*plan.stream), nullptr);
+    int twcc_id = twcc_id_of(plan.mline);
+    if (twcc_id > 0 && !add_twcc_extension(payloader, twcc_id))
+        GST_WARNING_OBJECT(context_.bin, "consumer %s: no rtphdrexttwcc (gst-plugins-good), no congestion control",
+                           peer_id_.c_str());
+    bool added_funnel = add(funnel);
     bool added_queue = add(queue);
     bool added_payloader = add(payloader);
+    b.funnel = added_funnel ? funnel : nullptr;
     b.queue = added_queue ? queue : nullptr;
     b.payloader = added_payloader ? payloader : nullptr;
-    if (!added_queue || !added_payloader || !gst_element_link(queue, payloader)) {
+    if (b.funnel) {
+        auto mline = plan.mline;
+        b.tiers = std::make_unique<TierSwitch>(
+            funnel, [weak = weak_from_this(), mline](unsigned from, unsigned to) {
+                if (auto self = weak.lock())
+                    self->on_thread([mline, from, to](Consumer& c) { c.finish_move(mline, from, to); });
+            });
+    }
+    // The tee is linked in last, once the branch runs: a tee stops pushing
+    // to every pad (and the encoder behind it stops) when one of its pads
+    // answers "flushing", as a pad of an element not started yet does.
+    auto give_up = [&]() {
+        plan.stream->unsubscribe(plan.codec, tier);
         branches_.push_back(std::move(b)); // for teardown
         return false;
-    }
+    };
+    if (!added_funnel || !added_queue || !added_payloader || !gst_element_link_many(funnel, queue, payloader, nullptr))
+        return give_up();
     GRef<GstPad> pay_src = adopt_ref(gst_element_get_static_pad(payloader, "src"));
     GstPadLinkReturn link = gst_pad_link(pay_src.get(), webrtc_pad);
     if (link != GST_PAD_LINK_OK) {
         GST_ERROR_OBJECT(context_.bin, "consumer %s: could not link to webrtcbin %s: %s", peer_id_.c_str(),
                          GST_PAD_NAME(webrtc_pad), gst_pad_link_get_name(link));
-        branches_.push_back(std::move(b));
-        return false;
+        return give_up();
     }
     gst_element_sync_state_with_parent(payloader);
     gst_element_sync_state_with_parent(queue);
+    gst_element_sync_state_with_parent(funnel);
+    // Every payloader of the transport sees the same feedback: one reads it.
+    if (twcc_id > 0 && !watching_feedback_) {
+        watching_feedback_ = true;
+        watch_twcc_feedback(pay_src.get(), [weak = weak_from_this()](const std::vector<PacketFeedback>& packets) {
+            if (auto self = weak.lock())
+                self->on_feedback(packets);
+        });
+    }
     if (plan.stream->video()) {
         // webrtcbin turns the peer's PLI and FIR into key-frame requests
         // coming up into the payloader.
@@ -529,11 +591,164 @@ bool Consumer::link_branch(const Plan& plan, GstPad* webrtc_pad)
             [](gpointer data, GClosure*) { delete static_cast<GatePtr*>(data); }, static_cast<GConnectFlags>(0));
         b.overrun = SignalConnection(queue, id);
     }
-    b.tee_pad = adopt_ref(gst_element_request_pad_simple(b.tee, "src_%u"));
-    GRef<GstPad> queue_sink = adopt_ref(gst_element_get_static_pad(queue, "sink"));
-    bool linked = b.tee_pad && gst_pad_link(b.tee_pad.get(), queue_sink.get()) == GST_PAD_LINK_OK;
+    // Subscribed from here on: the input is released with the branch.
+    if (!b.tiers->add(tee, tier))
+        return give_up();
     branches_.push_back(std::move(b));
-    return linked;
+    return true;
+}
+
+// ---- tiers ----------------------------------------------------------------------------
+
+namespace {
+
+// Lets go of an input that no frame crosses any more: unlinked once its
+// tee pad is idle, then its pads released and its tier unsubscribed, off
+// the streaming thread. Needs nothing of the consumer, which may be gone.
+void release_input(TierInput input, std::shared_ptr<SinkStream> stream, Codec codec, GstElement* funnel)
+{
+    struct Releasing {
+        TierInput input;
+        std::shared_ptr<SinkStream> stream;
+        Codec codec;
+        GRef<GstElement> funnel;
+    };
+    auto* r = new Releasing {std::move(input), std::move(stream), codec, take_ref(funnel)};
+    GstPad* pad = r->input.tee_pad.get();
+    gst_pad_add_probe(
+        pad, GST_PAD_PROBE_TYPE_IDLE,
+        [](GstPad* pad, GstPadProbeInfo*, gpointer data) -> GstPadProbeReturn {
+            auto* r = static_cast<Releasing*>(data);
+            GRef<GstPad> peer = adopt_ref(gst_pad_get_peer(pad));
+            if (peer)
+                gst_pad_unlink(pad, peer.get());
+            gst_element_call_async(
+                r->input.tee,
+                [](GstElement* tee, gpointer data) {
+                    std::unique_ptr<Releasing> r(static_cast<Releasing*>(data));
+                    gst_element_release_request_pad(tee, r->input.tee_pad.get());
+                    gst_element_release_request_pad(r->funnel.get(), r->input.funnel_pad.get());
+                    r->stream->unsubscribe(r->codec, r->input.tier);
+                },
+                r, nullptr);
+            return GST_PAD_PROBE_REMOVE;
+        },
+        r, nullptr);
+}
+
+// A move to a tier whose first key frame has not come in this long is
+// given up (its encoder could not start, or a key frame was lost).
+constexpr gint64 kMoveTimeoutUs = 3 * G_USEC_PER_SEC;
+
+} // namespace
+
+void Consumer::finish_move(unsigned mline, unsigned from, unsigned to)
+{
+    for (Branch& b : branches_) {
+        if (b.mline != mline || !b.tiers)
+            continue;
+        b.moving_since_us = 0;
+        GST_INFO_OBJECT(context_.bin, "consumer %s: %s moved from tier %u to %u", peer_id_.c_str(),
+                        b.stream->name().c_str(), from, to);
+        if (std::optional<TierInput> old = b.tiers->take(from))
+            release_input(std::move(*old), b.stream, b.codec, b.funnel);
+    }
+    std::lock_guard<std::mutex> guard(stats_lock_);
+    stats_.tier = static_cast<int>(to);
+}
+
+void Consumer::cancel_move(Branch& b)
+{
+    GST_WARNING_OBJECT(context_.bin, "consumer %s: %s: no key frame from the new tier in %d s; staying on tier %u",
+                       peer_id_.c_str(), b.stream->name().c_str(), static_cast<int>(kMoveTimeoutUs / G_USEC_PER_SEC),
+                       b.tiers->current());
+    b.moving_since_us = 0;
+    for (TierInput& input : b.tiers->take_target())
+        release_input(std::move(input), b.stream, b.codec, b.funnel);
+}
+
+void Consumer::adapt()
+{
+    if (tearing_down_)
+        return;
+    // A copy: the feedback (webrtcbin's RTCP thread) updates the original.
+    std::optional<TierChooser> chooser;
+    uint64_t estimate = 0, acked = 0;
+    {
+        std::lock_guard<std::mutex> guard(stats_lock_);
+        if (!chooser_)
+            return;
+        chooser = chooser_;
+        estimate = congestion_.estimate_bps();
+        acked = congestion_.acked_bps();
+    }
+    unsigned want = chooser->tier();
+    unsigned video = 0;
+    for (const Branch& b : branches_)
+        video += b.stream->video() && b.tiers ? 1 : 0;
+    if (video == 0)
+        return;
+    gint64 now = g_get_monotonic_time();
+    for (Branch& b : branches_) {
+        if (!b.stream->video() || !b.tiers || b.stream->tiers() < 2)
+            continue;
+        if (b.moving_since_us && now - b.moving_since_us > kMoveTimeoutUs)
+            cancel_move(b);
+        unsigned target = std::min(want, b.stream->tiers() - 1);
+        if (!b.moving_since_us && b.tiers->current() != target) {
+            GstElement* tee = b.stream->subscribe(b.codec, target);
+            // Down: the link is congested, stop the old tier at once.
+            if (tee && b.tiers->add(tee, target, target > b.tiers->current())) {
+                b.moving_since_us = now;
+            } else if (tee) {
+                b.stream->unsubscribe(b.codec, target);
+            }
+        }
+        // An encoder of its own (nobody else on its tier) follows the estimate.
+        unsigned max_kbps = context_.max_kbps ? context_.max_kbps : b.stream->ladder().front().kbps;
+        b.stream->set_lone_bitrate(b.codec, b.tiers->current(),
+                                   chooser->lone_kbps(estimate / video, max_kbps, acked / video));
+    }
+}
+
+// The extension id the negotiated m-line gives TWCC (0: none).
+int Consumer::twcc_id_of(unsigned mline) const
+{
+    if (!congestion_control_)
+        return 0;
+    GstWebRTCSessionDescription* local = nullptr;
+    g_object_get(webrtc_, "current-local-description", &local, nullptr);
+    if (!local)
+        g_object_get(webrtc_, "pending-local-description", &local, nullptr);
+    if (!local)
+        return 0;
+    int id = 0;
+    if (mline < gst_sdp_message_medias_len(local->sdp))
+        id = twcc_extension_id(gst_sdp_message_get_media(local->sdp, mline));
+    gst_webrtc_session_description_free(local);
+    return id;
+}
+
+// On webrtcbin's RTCP thread.
+void Consumer::on_feedback(const std::vector<PacketFeedback>& packets)
+{
+    std::lock_guard<std::mutex> guard(stats_lock_);
+    if (stats_.round_trip_time > 0)
+        congestion_.set_round_trip(static_cast<int64_t>(stats_.round_trip_time * G_USEC_PER_SEC));
+    gint64 now = g_get_monotonic_time();
+    congestion_.on_feedback(now, packets);
+    stats_.estimated_bitrate = congestion_.estimate_bps();
+    stats_.queue_delay = static_cast<double>(congestion_.queue_delay_us()) / G_USEC_PER_SEC;
+    retransmissions_.set_congested(congestion_.congested());
+    if (!chooser_)
+        return;
+    unsigned tier = chooser_->update(now, congestion_.estimate_bps());
+    // At once for a new tier; a lone encoder's bitrate twice a second.
+    if (tier != adapted_tier_ || now - last_adapt_us_ >= G_USEC_PER_SEC / 2) {
+        adapted_tier_ = tier;
+        last_adapt_us_ = now;
+        on_thread([](Consumer& c) { c.adapt(); });
+    }
 }
 
 void Consumer::request_keyframes()
@@ -685,9 +900,13 @@ void Consumer::remove_elements()
     }
     for (Branch& b : branches_) {
         b.overrun.disconnect();
-        if (b.tee_pad)
-            gst_element_release_request_pad(b.tee, b.tee_pad.get());
-        for (GstElement* e : {b.queue, b.payloader}) {
+        if (b.tiers) {
+            for (const TierInput& input : b.tiers->take_all()) {
+                gst_element_release_request_pad(input.tee, input.tee_pad.get());
+                b.stream->unsubscribe(b.codec, input.tier);
+            }
+        }
+        for (GstElement* e : {b.funnel, b.queue, b.payloader}) {
             if (!e)
                 continue;
             gst_element_set_locked_state(e, TRUE);
@@ -736,8 +955,10 @@ void Consumer::teardown(std::function<void()> done)
 
     std::vector<GstPad*> to_unlink;
     for (Branch& b : branches_) {
-        if (b.tee_pad)
-            to_unlink.push_back(b.tee_pad.get());
+        if (b.tiers) {
+            for (GstPad* pad : b.tiers->tee_pads())
+                to_unlink.push_back(pad);
+        }
     }
     if (to_unlink.empty()) {
         finish(pending);

@@ -12,9 +12,12 @@
 // which signalsink routes an element's error to its consumer.
 #pragma once
 
+#include "congestion-controller.h"
+#include "ladder.h"
 #include "signaller.h"
 #include "retransmissions.h"
 #include "sink-stream.h"
+#include "tier-switch.h"
 #include "webrtc-utils.h"
 
 #include <gst/gst.h>
@@ -24,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +42,10 @@ public:
         std::vector<std::shared_ptr<SinkStream>> streams;
         // Not connected (negotiated, ICE and DTLS up) by then: failed. 0: no limit.
         unsigned session_timeout_ms = 0;
+        // A bandwidth estimate from transport-wide feedback (twcc.h), or none.
+        bool congestion_control = true;
+        CongestionController::Settings congestion;
+        unsigned max_kbps = 0; // a lone consumer's top-tier encoder, at most (0: the top rung)
         // Called on the signaller thread when the connection failed or
         // negotiation could not complete.
         std::function<void(const std::string& session_id, const std::string& why)> on_failed;
@@ -62,6 +70,10 @@ public:
         guint64 retransmitted_bytes = 0;
         guint64 retransmissions_refused = 0; // beyond the budget (Retransmissions)
         guint keyframe_requests = 0; // from the peer (PLI or FIR), before coalescing
+        // Congestion control (0 until the first feedback, or when it is off).
+        guint64 estimated_bitrate = 0; // bits a second
+        double queue_delay = 0;        // s, the path's queueing delay
+        int tier = -1;                 // of its video (ladder.h); -1: no tiers
     };
 
     Consumer(Context context, unsigned serial, std::string session_id, std::string peer_id);
@@ -102,8 +114,9 @@ private:
         unsigned mline = 0;
         Codec codec = Codec::H264;
         int payload = 96;
-        GstElement* tee = nullptr;
-        GRef<GstPad> tee_pad;
+        GstElement* funnel = nullptr;
+        std::unique_ptr<TierSwitch> tiers; // the tee(s) it takes frames from
+        gint64 moving_since_us = 0;         // a move to another tier started
         GstElement* queue = nullptr;
         GstElement* payloader = nullptr;
         GRef<GstPad> webrtc_pad;
@@ -136,6 +149,13 @@ private:
     void link_ready_branches();
     bool link_branch(const Plan& plan, GstPad* webrtc_pad);
     void request_keyframes();
+    int twcc_id_of(unsigned mline) const;
+    void on_feedback(const std::vector<PacketFeedback>& packets);
+    // Follows the estimate: each video branch to its tier, a lone
+    // consumer's encoder to its bitrate. On the signaller thread.
+    void adapt();
+    void finish_move(unsigned mline, unsigned from, unsigned to);
+    void cancel_move(Branch& b);
     void flush_pending_ice();
     void send_local_ice(const protocol::Ice& ice);
     std::string state_summary() const;
@@ -163,8 +183,15 @@ private:
     ScopedSource session_timer_;
     SignalConnection pad_handler_, ice_handler_, state_handler_, ice_state_handler_, gathering_handler_;
 
-    mutable std::mutex stats_lock_;
+    bool congestion_control_ = true;
+    bool watching_feedback_ = false;
+
+    mutable std::mutex stats_lock_; // guards congestion_ too
     Stats stats_;
+    CongestionController congestion_;
+    std::optional<TierChooser> chooser_; // with the first video stream that has tiers
+    gint64 last_adapt_us_ = 0;
+    unsigned adapted_tier_ = 0;
     gint64 last_poll_us_ = 0;
     guint64 last_bytes_ = 0;
     Retransmissions retransmissions_; // polled on the signaller thread

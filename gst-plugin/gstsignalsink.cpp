@@ -36,6 +36,7 @@ namespace {
 constexpr const char* kDefaultVideoCodecs[] = {"h264", "vp8"};
 constexpr const char* kDefaultAudioCodecs[] = {"opus"};
 constexpr unsigned kDefaultVideoBitrate = 2048;
+constexpr unsigned kDefaultMinBitrate = 100;
 constexpr unsigned kDefaultMaxConsumers = 50;
 
 enum {
@@ -46,6 +47,11 @@ enum {
     PROP_VIDEO_CODECS,
     PROP_AUDIO_CODECS,
     PROP_VIDEO_BITRATE,
+    PROP_VIDEO_LADDER,
+    PROP_CONGESTION_CONTROL,
+    PROP_MIN_BITRATE,
+    PROP_START_BITRATE,
+    PROP_MAX_BITRATE,
     PROP_STATS,
     PROP_SERVER_PORT,
 };
@@ -65,6 +71,11 @@ struct Settings {
     std::vector<std::string> video_codecs {std::begin(kDefaultVideoCodecs), std::end(kDefaultVideoCodecs)};
     std::vector<std::string> audio_codecs {std::begin(kDefaultAudioCodecs), std::end(kDefaultAudioCodecs)};
     unsigned video_bitrate = kDefaultVideoBitrate;
+    std::string video_ladder; // "": default_ladder(video_bitrate)
+    bool congestion_control = true;
+    unsigned min_bitrate = kDefaultMinBitrate;
+    unsigned start_bitrate = 0; // 0: the top rung, with headroom
+    unsigned max_bitrate = 0;   // 0: the top rung
 };
 
 // The C++ side of the element; GstSignalSink only points at it.
@@ -116,11 +127,25 @@ SinkStream::Settings stream_settings(GstSignalSink* self, bool video)
     GST_OBJECT_LOCK(self);
     std::vector<std::string> names = video ? self->priv->settings.video_codecs : self->priv->settings.audio_codecs;
     unsigned bitrate = self->priv->settings.video_bitrate;
+    std::string ladder_setting = self->priv->settings.video_ladder;
+    bool tiers = self->priv->settings.congestion_control;
     GST_OBJECT_UNLOCK(self);
     SinkStream::Settings settings;
     // Outside the object lock: logging a warning prints the object's path, which takes it.
     settings.codecs = parse_codecs(self, names, video);
     settings.bitrate_kbps = bitrate;
+    if (video && tiers) {
+        std::string why;
+        std::optional<Ladder> ladder = parse_ladder(ladder_setting, bitrate, why);
+        if (!ladder) {
+            GST_ELEMENT_WARNING(self, LIBRARY, SETTINGS, ("video-ladder \"%s\" is not a ladder: %s", ladder_setting.c_str(), why.c_str()),
+                                ("using the default, %s", ladder_text(default_ladder(bitrate)).c_str()));
+            ladder = default_ladder(bitrate);
+        }
+        // The top rung is video-bitrate at the input's size.
+        ladder->front() = Rung {bitrate, 1, 0};
+        settings.ladder = *ladder;
+    }
     return settings;
 }
 
@@ -210,6 +235,17 @@ std::shared_ptr<Producer> make_producer(GstSignalSink* self)
     settings.webrtc = priv->settings.common.webrtc_config(200);
     settings.max_consumers = priv->settings.max_consumers;
     settings.session_timeout_ms = priv->settings.common.session_timeout_ms;
+    settings.congestion_control = priv->settings.congestion_control;
+    unsigned top = priv->settings.video_bitrate;
+    settings.congestion.min_bps = priv->settings.min_bitrate * 1000ull;
+    // Start a little above the top rung, so the first consumer starts on it.
+    auto with_headroom = [](uint64_t kbps) {
+        return static_cast<uint64_t>(static_cast<double>(kbps) * 1000 / TierChooser::kHeadroom) + 1000;
+    };
+    settings.congestion.start_bps =
+        priv->settings.start_bitrate ? priv->settings.start_bitrate * 1000ull : with_headroom(top);
+    settings.max_kbps = priv->settings.max_bitrate;
+    settings.congestion.max_bps = with_headroom(std::max(priv->settings.max_bitrate, top));
     GST_OBJECT_UNLOCK(self);
 
     Producer::Events events;
@@ -313,6 +349,21 @@ void set_property(GObject* object, guint id, const GValue* value, GParamSpec* ps
         case PROP_VIDEO_BITRATE:
             s.video_bitrate = g_value_get_uint(value);
             break;
+        case PROP_VIDEO_LADDER:
+            s.video_ladder = g_value_get_string(value) ? g_value_get_string(value) : "";
+            break;
+        case PROP_CONGESTION_CONTROL:
+            s.congestion_control = g_value_get_boolean(value);
+            break;
+        case PROP_MIN_BITRATE:
+            s.min_bitrate = g_value_get_uint(value);
+            break;
+        case PROP_START_BITRATE:
+            s.start_bitrate = g_value_get_uint(value);
+            break;
+        case PROP_MAX_BITRATE:
+            s.max_bitrate = g_value_get_uint(value);
+            break;
         default:
             G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
         }
@@ -354,6 +405,21 @@ void get_property(GObject* object, guint id, GValue* value, GParamSpec* pspec)
             break;
         case PROP_VIDEO_BITRATE:
             g_value_set_uint(value, s.video_bitrate);
+            break;
+        case PROP_VIDEO_LADDER:
+            g_value_set_string(value, s.video_ladder.c_str());
+            break;
+        case PROP_CONGESTION_CONTROL:
+            g_value_set_boolean(value, s.congestion_control);
+            break;
+        case PROP_MIN_BITRATE:
+            g_value_set_uint(value, s.min_bitrate);
+            break;
+        case PROP_START_BITRATE:
+            g_value_set_uint(value, s.start_bitrate);
+            break;
+        case PROP_MAX_BITRATE:
+            g_value_set_uint(value, s.max_bitrate);
             break;
         default:
             G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
@@ -437,6 +503,43 @@ static void gst_signal_sink_class_init(GstSignalSinkClass* klass)
         g_param_spec_uint("video-bitrate", "Video bitrate", "Target bitrate of the video encoders, in kbit/s", 64,
                           100000, kDefaultVideoBitrate, rw));
     g_object_class_install_property(
+        object_class, PROP_VIDEO_LADDER,
+        g_param_spec_string(
+            "video-ladder", "Video ladder",
+            "Quality tiers of raw video for congestion control, best first, comma-separated "
+            "KBPS[:DIVISOR[:FPS]] (bitrate, the input's size divided by DIVISOR, frame rate; no FPS: the input's), "
+            "e.g. \"2048,800:2,400:2,200:4\". The top rung is always video-bitrate at full size. Each consumer "
+            "is sent the best tier its bandwidth estimate carries; a tier's encoder runs only while a consumer is "
+            "on it and is shared by all of them. Empty: video-bitrate, 40 % at half size, 20 % at half size, "
+            "10 % at a quarter size",
+            "", rw));
+    g_object_class_install_property(
+        object_class, PROP_CONGESTION_CONTROL,
+        g_param_spec_boolean(
+            "congestion-control", "Congestion control",
+            "Estimate each consumer's bandwidth from transport-wide congestion control feedback (a=extmap "
+            "transport-wide-cc, RTCP transport-cc) and send it the video tier that fits (video-ladder); a "
+            "consumer alone on its tier gets an encoder that follows its estimate. Off: one tier, no extension "
+            "negotiated",
+            TRUE, rw));
+    g_object_class_install_property(
+        object_class, PROP_MIN_BITRATE,
+        g_param_spec_uint("min-bitrate", "Minimum bitrate",
+                          "The lowest a consumer's bandwidth estimate goes, in kbit/s", 16, 100000,
+                          kDefaultMinBitrate, rw));
+    g_object_class_install_property(
+        object_class, PROP_START_BITRATE,
+        g_param_spec_uint("start-bitrate", "Start bitrate",
+                          "A new consumer's bandwidth estimate before any feedback, in kbit/s (it starts on the best "
+                          "tier that fits). 0: just above video-bitrate, so it starts on the top tier",
+                          0, 100000, 0, rw));
+    g_object_class_install_property(
+        object_class, PROP_MAX_BITRATE,
+        g_param_spec_uint("max-bitrate", "Maximum bitrate",
+                          "The most the top tier's encoder is raised to for a consumer alone on it, in kbit/s. 0: "
+                          "video-bitrate (the top tier stays at video-bitrate)",
+                          0, 100000, 0, rw));
+    g_object_class_install_property(
         object_class, PROP_STATS,
         g_param_spec_boxed("stats", "Statistics",
                            "One field per consumer (consumer-<peer id>), a structure with peer-id, session-id, "
@@ -446,7 +549,9 @@ static void gst_signal_sink_class_init(GstSignalSinkClass* klass)
                            "(0-1, last report), retransmitted-packets and retransmitted-bytes (RTX), "
                            "retransmissions-refused (requests beyond a quarter of the media bytes a second), and "
                            "keyframe-requests (the peer's PLIs and FIRs as they reach the shared encoder, before "
-                           "coalescing)",
+                           "coalescing); with congestion-control, estimated-bitrate (bit/s, 0 until the first "
+                           "feedback), queue-delay (seconds the path queues our packets) and tier (of its video, "
+                           "0 the best; -1 without tiers)",
                            GST_TYPE_STRUCTURE, static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
     g_object_class_install_property(
         object_class, PROP_SERVER_PORT,

@@ -196,6 +196,9 @@ void Producer::session_requested(const std::string& session_id, const std::strin
     context.webrtc = settings_.webrtc;
     context.streams = streams_;
     context.session_timeout_ms = settings_.session_timeout_ms;
+    context.congestion_control = settings_.congestion_control;
+    context.congestion = settings_.congestion;
+    context.max_kbps = settings_.max_kbps;
     context.on_failed = [this](const std::string& session, const std::string& why) {
         remove_consumer(session, true, why, true);
     };
@@ -282,7 +285,8 @@ void Producer::update_stats()
             s.fir_count, "packets-lost", G_TYPE_INT64, s.packets_lost, "fraction-lost", G_TYPE_DOUBLE, s.fraction_lost,
             "retransmitted-packets", G_TYPE_UINT64, s.retransmitted_packets, "retransmitted-bytes", G_TYPE_UINT64,
             s.retransmitted_bytes, "retransmissions-refused", G_TYPE_UINT64, s.retransmissions_refused,
-            "keyframe-requests", G_TYPE_UINT, s.keyframe_requests, nullptr));
+            "keyframe-requests", G_TYPE_UINT, s.keyframe_requests, "estimated-bitrate", G_TYPE_UINT64,
+            s.estimated_bitrate, "queue-delay", G_TYPE_DOUBLE, s.queue_delay, "tier", G_TYPE_INT, s.tier, nullptr));
         gst_structure_set(all.get(), ("consumer-" + s.peer_id).c_str(), GST_TYPE_STRUCTURE, one.get(), nullptr);
     }
     std::lock_guard<std::mutex> guard(stats_lock_);

@@ -30,6 +30,9 @@ public:
         WebRtcConfig webrtc;
         unsigned max_consumers = 0;      // 0: no limit
         unsigned session_timeout_ms = 0; // 0: no limit
+        bool congestion_control = true;
+        CongestionController::Settings congestion;
+        unsigned max_kbps = 0;
     };
     struct Events {
         std::function<void(const std::string& peer_id, GstElement* webrtcbin)> consumer_added;

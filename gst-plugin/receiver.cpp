@@ -1,7 +1,10 @@
 #include "receiver.h"
 
+#include "twcc.h"
+
 #include "latency-tuner.h"
 #include "loss-recovery.h"
+#include "twcc.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -277,11 +280,16 @@ void Receiver::remote_sdp(const std::string& session_id, const protocol::Sdp& sd
             receivable.push_back(c);
     }
     auto offered = std::make_shared<std::vector<OfferedMedia>>(receivable_media(offer->sdp, receivable));
-    GstPromise* promise = promise_then([weak = weak_from_this(), offered](const PromiseResult& result) {
+    // Transport-wide congestion control: webrtcbin 1.22 answers an
+    // a=extmap only if our codec preferences carry it (twcc.h).
+    std::vector<int> twcc_ids;
+    for (guint i = 0; i < gst_sdp_message_medias_len(offer->sdp); ++i)
+        twcc_ids.push_back(twcc_extension_id(gst_sdp_message_get_media(offer->sdp, i)));
+    GstPromise* promise = promise_then([weak = weak_from_this(), offered, twcc_ids](const PromiseResult& result) {
         auto self = weak.lock();
         if (!self)
             return;
-        self->signaller_->thread().post([weak, offered, error = result.error] {
+        self->signaller_->thread().post([weak, offered, twcc_ids, error = result.error] {
             auto self = weak.lock();
             if (!self || !self->webrtc_)
                 return;
@@ -305,9 +313,12 @@ void Receiver::remote_sdp(const std::string& session_id, const protocol::Sdp& sd
                                          mline));
                     continue;
                 }
+                GRef<GstCaps> caps = rtp_caps(*m.codec, m.payload, m.h264_profile);
+                if (mline < twcc_ids.size() && twcc_ids[mline] > 0)
+                    offer_twcc(caps.get(), twcc_ids[mline]);
                 GstWebRTCRTPTransceiver* raw = nullptr;
                 g_signal_emit_by_name(self->webrtc_, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY,
-                                      rtp_caps(*m.codec, m.payload, m.h264_profile).get(), &raw);
+                                      caps.get(), &raw);
                 GRef<GstWebRTCRTPTransceiver> transceiver = adopt_ref(raw);
                 if (transceiver)
                     enable_loss_recovery(transceiver.get(), codec_info(*m.codec).video);

@@ -31,7 +31,7 @@ void RetransmissionBudget::sent(int64_t now_us, uint64_t bytes, bool rtx)
 bool RetransmissionBudget::allow(int64_t now_us)
 {
     roll(now_us);
-    return rtx_bytes_ < std::max(kMinBytesPerSecond, last_media_bytes_ / 4);
+    return !congested_ && rtx_bytes_ < std::max(kMinBytesPerSecond, last_media_bytes_ / 4);
 }
 
 struct Retransmissions::State {
@@ -131,6 +131,12 @@ GstElement* find_rtxsend(GstElement* webrtcbin)
 
 Retransmissions::Retransmissions() : state_(std::make_shared<State>()) {}
 Retransmissions::~Retransmissions() = default;
+
+void Retransmissions::set_congested(bool congested)
+{
+    std::lock_guard<std::mutex> guard(state_->lock);
+    state_->budget.set_congested(congested);
+}
 
 RetransmissionStats Retransmissions::poll(GstElement* webrtcbin)
 {

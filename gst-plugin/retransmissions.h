@@ -4,8 +4,10 @@
 // into a congested link only adds to the congestion that lost the packets:
 // over each second, requests beyond a quarter of the media bytes sent in
 // the second before (at least 16 kB) are refused, as libwebrtc caps its
-// retransmission rate. A refused packet is lost for good; the receiver's
-// key-frame request repairs the picture.
+// retransmission rate. While the congestion controller sees the path
+// queueing our packets, every request is refused: the losses then are the
+// queue's, and resending only makes it longer. A refused packet is lost for
+// good; the receiver's key-frame request repairs the picture.
 #pragma once
 
 #include "gst-ptr.h"
@@ -25,6 +27,8 @@ public:
     void sent(int64_t now_us, uint64_t bytes, bool rtx);
     // A retransmission request at `now_us`: true to serve it.
     bool allow(int64_t now_us);
+    // The path is queueing (congestion-controller.h): refuse every request.
+    void set_congested(bool congested) { congested_ = congested; }
 
 private:
     void roll(int64_t now_us);
@@ -32,6 +36,7 @@ private:
     uint64_t media_bytes_ = 0;       // this window
     uint64_t rtx_bytes_ = 0;         // this window
     uint64_t last_media_bytes_ = 0;  // the window before
+    bool congested_ = false;
 };
 
 struct RetransmissionStats {
@@ -51,6 +56,8 @@ public:
     // makes it once RTX is negotiated) and starts counting and bounding;
     // returns the totals so far. On the signaller thread.
     RetransmissionStats poll(GstElement* webrtcbin);
+    // From any thread (RetransmissionBudget::set_congested).
+    void set_congested(bool congested);
 
     struct State;
 

@@ -2,6 +2,8 @@
 
 #include "keyframe-coalescer.h"
 
+#include <algorithm>
+
 GST_DEBUG_CATEGORY_EXTERN(signalsink_debug);
 #define GST_CAT_DEFAULT signalsink_debug
 
@@ -83,15 +85,133 @@ std::vector<Codec> SinkStream::codecs() const
     return usable;
 }
 
-GstElement* SinkStream::tee_for(Codec codec)
+unsigned SinkStream::tiers() const
 {
     std::lock_guard<std::mutex> guard(lock_);
-    auto it = codec_tees_.find(codec);
-    if (it != codec_tees_.end())
-        return it->second;
-    if (!built_ || !raw_tee_)
+    return raw_tee_ && video_ && !settings_.ladder.empty() ? static_cast<unsigned>(settings_.ladder.size()) : 1;
+}
+
+Ladder SinkStream::ladder() const
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    if (raw_tee_ && video_ && !settings_.ladder.empty())
+        return settings_.ladder;
+    return {Rung {settings_.bitrate_kbps, 1, 0}};
+}
+
+// With the lock held.
+unsigned SinkStream::rung_kbps(unsigned tier) const
+{
+    if (tier == 0 || tier >= settings_.ladder.size())
+        return settings_.bitrate_kbps;
+    return settings_.ladder[tier].kbps;
+}
+
+GstElement* SinkStream::subscribe(Codec codec, unsigned tier)
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    if (tier > 0 && (!raw_tee_ || !video_ || tier >= settings_.ladder.size()))
         return nullptr;
-    return build_encoder_branch(codec);
+    auto it = tiers_.find({codec, tier});
+    GstElement* tee = it != tiers_.end() ? it->second.tee : nullptr;
+    if (!tee) {
+        if (!built_ || !raw_tee_)
+            return nullptr;
+        tee = build_encoder_branch(codec, tier);
+        if (!tee)
+            return nullptr;
+        it = tiers_.find({codec, tier});
+    }
+    Tier& t = it->second;
+    ++t.subscribers;
+    // Shared again: the rung's bitrate, whatever the lone consumer had.
+    if (t.subscribers > 1 && t.encoder && t.kbps != rung_kbps(tier)) {
+        t.kbps = rung_kbps(tier);
+        set_encoder_bitrate(t.encoder, codec, t.kbps);
+    }
+    return tee;
+}
+
+void SinkStream::unsubscribe(Codec codec, unsigned tier)
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    auto it = tiers_.find({codec, tier});
+    if (it == tiers_.end() || it->second.subscribers == 0)
+        return;
+    if (--it->second.subscribers == 0 && tier > 0)
+        stop_tier(codec, tier);
+}
+
+unsigned SinkStream::subscribers(Codec codec, unsigned tier) const
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    auto it = tiers_.find({codec, tier});
+    return it == tiers_.end() ? 0 : it->second.subscribers;
+}
+
+void SinkStream::set_lone_bitrate(Codec codec, unsigned tier, unsigned kbps)
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    auto it = tiers_.find({codec, tier});
+    if (it == tiers_.end() || it->second.subscribers != 1 || !it->second.encoder || it->second.kbps == kbps)
+        return;
+    it->second.kbps = kbps;
+    set_encoder_bitrate(it->second.encoder, codec, kbps);
+}
+
+// Its last consumer has let go of the tee (released its pad). The branch
+// is cut from the raw tee once no buffer is crossing, then stopped and
+// removed off the streaming thread. With the lock held.
+void SinkStream::stop_tier(Codec codec, unsigned tier)
+{
+    auto it = tiers_.find({codec, tier});
+    if (it == tiers_.end())
+        return;
+    struct Stopping {
+        GRef<GstElement> bin;
+        GRef<GstElement> raw_tee;
+        GRef<GstPad> raw_pad;
+        std::vector<GRef<GstElement>> elements;
+    };
+    auto* stopping = new Stopping;
+    stopping->bin = take_ref(GST_ELEMENT(bin_));
+    stopping->raw_tee = take_ref(raw_tee_);
+    for (GstElement* e : it->second.elements) {
+        stopping->elements.push_back(take_ref(e));
+        elements_.erase(std::remove(elements_.begin(), elements_.end(), e), elements_.end());
+    }
+    keyframes_.erase({codec, tier});
+    tiers_.erase(it);
+    GST_INFO_OBJECT(bin_, "%s: tier %u of %s has no consumer left: stopping its encoder", name_.c_str(), tier,
+                    codec_info(codec).name);
+    GRef<GstPad> queue_sink = adopt_ref(gst_element_get_static_pad(stopping->elements.front().get(), "sink"));
+    stopping->raw_pad = adopt_ref(gst_pad_get_peer(queue_sink.get()));
+    if (!stopping->raw_pad) {
+        delete stopping;
+        return;
+    }
+    gst_pad_add_probe(
+        stopping->raw_pad.get(), GST_PAD_PROBE_TYPE_IDLE,
+        [](GstPad* pad, GstPadProbeInfo*, gpointer data) -> GstPadProbeReturn {
+            auto* st = static_cast<Stopping*>(data);
+            GRef<GstPad> peer = adopt_ref(gst_pad_get_peer(pad));
+            if (peer)
+                gst_pad_unlink(pad, peer.get());
+            gst_element_call_async(
+                st->bin.get(),
+                [](GstElement* bin, gpointer data) {
+                    std::unique_ptr<Stopping> st(static_cast<Stopping*>(data));
+                    gst_element_release_request_pad(st->raw_tee.get(), st->raw_pad.get());
+                    for (const GRef<GstElement>& e : st->elements) {
+                        gst_element_set_locked_state(e.get(), TRUE);
+                        gst_element_set_state(e.get(), GST_STATE_NULL);
+                        gst_bin_remove(GST_BIN(bin), e.get());
+                    }
+                },
+                st, nullptr);
+            return GST_PAD_PROBE_REMOVE;
+        },
+        stopping, nullptr);
 }
 
 GstPadProbeReturn SinkStream::on_entry_event(GstPad*, GstPadProbeInfo* info, gpointer data)
@@ -157,10 +277,10 @@ GstElement* SinkStream::add(const char* factory, const char* role)
 
 // Every consumer's key-frame requests cross the tee's sink pad on their way
 // to the one encoder (or the upstream of encoded input). With the lock held.
-void SinkStream::watch_keyframe_requests(Codec codec, GstElement* tee)
+void SinkStream::watch_keyframe_requests(TierKey key, GstElement* tee)
 {
     GRef<GstPad> sink = adopt_ref(gst_element_get_static_pad(tee, "sink"));
-    keyframes_[codec] = coalesce_keyframe_requests(sink.get(), GST_OBJECT(bin_));
+    keyframes_[key] = coalesce_keyframe_requests(sink.get(), GST_OBJECT(bin_));
 }
 
 SinkStream::KeyframeCounts SinkStream::keyframe_counts() const
@@ -182,6 +302,10 @@ bool SinkStream::build(GstCaps* caps, std::string& error)
     const char* media = gst_structure_get_name(s);
     std::vector<GstElement*> chain;
     bool raw = g_str_equal(media, video_ ? "video/x-raw" : "audio/x-raw");
+    if (raw && video_) {
+        gst_structure_get_int(s, "width", &input_width_);
+        gst_structure_get_int(s, "height", &input_height_);
+    }
     if (raw) {
         GstElement* convert = video_ ? add("videoconvert", "convert") : add("audioconvert", "convert");
         if (!convert) {
@@ -226,8 +350,9 @@ bool SinkStream::build(GstCaps* caps, std::string& error)
         elements_.push_back(tee);
         chain.push_back(tee);
         codec_tees_[*codec] = tee;
+        tiers_[{*codec, 0}].tee = tee;
         if (video_)
-            watch_keyframe_requests(*codec, tee);
+            watch_keyframe_requests({*codec, 0}, tee);
     }
     GstElement* sink = add("fakesink", "sink");
     g_object_set(sink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE, nullptr);
@@ -265,15 +390,20 @@ bool SinkStream::build(GstCaps* caps, std::string& error)
     return true;
 }
 
-// raw tee ! queue ! encoder ! [caps] ! [parser] ! tee(codec) ! fakesink. With the lock held.
+// raw tee ! queue ! [scale ! [rate] ! caps] ! encoder ! [caps] ! [parser] ! tee(codec) ! fakesink.
+// With the lock held.
 // On failure nothing of the branch stays in the bin, so a later try can
 // build it again under the same names.
-GstElement* SinkStream::build_encoder_branch(Codec codec)
+GstElement* SinkStream::build_encoder_branch(Codec codec, unsigned tier)
 {
     const CodecInfo& info = codec_info(codec);
     if (info.video != video_ || !missing_elements(codec, true, false).empty())
         return nullptr;
-    std::string prefix = name_ + "-" + info.name;
+    // A tier's elements may still be on their way out when it is built
+    // again: each build has names of its own.
+    std::string prefix = name_ + "-" + info.name +
+                         (tier > 0 ? "-tier" + std::to_string(tier) + "-" + std::to_string(++tier_builds_) : "");
+    unsigned kbps = rung_kbps(tier);
     std::vector<GRef<GstElement>> chain; // our references until the branch runs
     auto make = [&chain](GstElement* e, const std::string& name) {
         if (!e)
@@ -289,7 +419,33 @@ GstElement* SinkStream::build_encoder_branch(Codec codec)
         g_object_set(queue, "max-size-buffers", 2u, "max-size-bytes", 0u, "max-size-time", G_GUINT64_CONSTANT(0),
                      nullptr);
         gst_util_set_object_arg(G_OBJECT(queue), "leaky", "downstream");
-        made = make(make_encoder(codec, settings_.keyframe_interval, settings_.bitrate_kbps), prefix + "-encoder");
+    }
+    if (made && tier > 0) {
+        // The tier's picture: the input scaled down by the rung's divisor
+        // (even sizes, as encoders want), at the rung's frame rate if set.
+        const Rung& rung = settings_.ladder[tier];
+        std::string caps_text = "video/x-raw";
+        if (input_width_ > 0 && input_height_ > 0) {
+            int width = std::max(16, input_width_ / static_cast<int>(rung.divisor) / 2 * 2);
+            int height = std::max(16, input_height_ / static_cast<int>(rung.divisor) / 2 * 2);
+            caps_text += ",width=" + std::to_string(width) + ",height=" + std::to_string(height);
+        }
+        made = make(gst_element_factory_make("videoscale", nullptr), prefix + "-scale");
+        if (made && rung.fps > 0) {
+            made = make(gst_element_factory_make("videorate", nullptr), prefix + "-rate");
+            caps_text += ",framerate=" + std::to_string(rung.fps) + "/1";
+        }
+        GstElement* filter = made ? gst_element_factory_make("capsfilter", nullptr) : nullptr;
+        made = made && make(filter, prefix + "-size");
+        if (made) {
+            GRef<GstCaps> caps = adopt_ref(gst_caps_from_string(caps_text.c_str()));
+            g_object_set(filter, "caps", caps.get(), nullptr);
+        }
+    }
+    GstElement* encoder = nullptr;
+    if (made) {
+        encoder = make_encoder(codec, settings_.keyframe_interval, kbps);
+        made = make(encoder, prefix + "-encoder");
     }
     if (made && codec == Codec::H264) {
         GstElement* filter = gst_element_factory_make("capsfilter", nullptr);
@@ -344,10 +500,17 @@ GstElement* SinkStream::build_encoder_branch(Codec codec)
     if (!link(raw_tee_, queue))
         return undo("could not link the raw tee to it");
     elements_.insert(elements_.end(), added.begin(), added.end());
-    codec_tees_[codec] = tee;
+    if (tier == 0)
+        codec_tees_[codec] = tee;
+    Tier& t = tiers_[{codec, tier}];
+    t.tee = tee;
+    t.encoder = encoder;
+    t.kbps = kbps;
+    if (tier > 0)
+        t.elements = added;
     if (video_)
-        watch_keyframe_requests(codec, tee);
-    GST_INFO_OBJECT(bin_, "%s: %s encoder started", name_.c_str(), info.name);
+        watch_keyframe_requests({codec, tier}, tee);
+    GST_INFO_OBJECT(bin_, "%s: %s encoder started (tier %u, %u kbit/s)", name_.c_str(), info.name, tier, kbps);
     return tee;
 }
 

@@ -3,7 +3,13 @@
 // consumer branches from.
 //
 //   raw:     entry ! convert ! tee(raw) ! queue ! encoder ! [parser] ! tee(codec) ! fakesink
+//                                      ! queue ! videoscale ! [videorate] ! caps ! encoder ! ... (tier 1...)
 //   encoded: entry ! parser ! tee(codec) ! fakesink
+//
+// Raw video has quality tiers (ladder.h): tier 0 is the encoder above, at
+// the full size and `video-bitrate`; each further tier is an encoder of its
+// own, built when a consumer subscribes to it and removed when the last
+// one leaves. Audio and encoded input have tier 0 only.
 //
 // The chain is built when caps first arrive (streaming thread); encoders for
 // further codecs are added when a consumer needs them. The fakesink keeps a
@@ -13,6 +19,7 @@
 #pragma once
 
 #include "codecs.h"
+#include "ladder.h"
 #include "glib-ptr.h"
 
 #include <gst/gst.h>
@@ -22,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +43,7 @@ public:
         std::vector<Codec> codecs; // preference order for raw input
         unsigned keyframe_interval = 60;
         unsigned bitrate_kbps = 2048;
+        Ladder ladder; // raw video; empty: tier 0 only
     };
 
     // `on_ready` runs (on the streaming thread) once the chain is built;
@@ -58,9 +67,19 @@ public:
     // The profile-level-id the SDP announces for H.264 from this stream:
     // encoded input's own, else our encoder's (kH264ProfileLevelId).
     std::string h264_profile_level_id() const;
-    // The tee a consumer links to for `codec`, building an encoder if needed;
-    // nullptr if this stream cannot provide it.
-    GstElement* tee_for(Codec codec);
+    // Tiers: how many this stream has (1 for audio and encoded input), and
+    // their rungs. subscribe() gives the tee of `tier` for `codec`, building
+    // its encoder if needed (nullptr if it cannot); every subscribe() is
+    // matched by an unsubscribe(), the last of which stops a tier's
+    // encoder (tier 0's runs for the stream's life).
+    unsigned tiers() const;
+    Ladder ladder() const;
+    GstElement* subscribe(Codec codec, unsigned tier);
+    void unsubscribe(Codec codec, unsigned tier);
+    unsigned subscribers(Codec codec, unsigned tier) const;
+    // The bitrate of a tier's encoder while exactly one consumer is on it
+    // (that consumer's estimate); with more, each tier keeps its rung.
+    void set_lone_bitrate(Codec codec, unsigned tier, unsigned kbps);
 
     // Key-frame requests from consumers to this stream's encoders (or to
     // the upstream of encoded input), and how many went through (the rest
@@ -72,11 +91,14 @@ public:
     KeyframeCounts keyframe_counts() const;
 
 private:
+    using TierKey = std::pair<Codec, unsigned>;
     static GstPadProbeReturn on_entry_event(GstPad* pad, GstPadProbeInfo* info, gpointer data);
     bool build(GstCaps* caps, std::string& error);
     GstElement* add(const char* factory, const char* role);
-    GstElement* build_encoder_branch(Codec codec);
-    void watch_keyframe_requests(Codec codec, GstElement* tee);
+    GstElement* build_encoder_branch(Codec codec, unsigned tier = 0);
+    void stop_tier(Codec codec, unsigned tier);
+    unsigned rung_kbps(unsigned tier) const;
+    void watch_keyframe_requests(TierKey key, GstElement* tee);
 
     GstBin* bin_;      // the element, which outlives us while it holds us
     GWeakRef bin_ref_; // for the destructor, which may run after it
@@ -94,8 +116,18 @@ private:
     std::optional<Codec> input_codec_; // set for encoded input
     std::string input_h264_profile_;   // profile-level-id of encoded H.264 input
     GstElement* raw_tee_ = nullptr;
-    std::map<Codec, GstElement*> codec_tees_;
-    std::map<Codec, std::shared_ptr<KeyframeCoalescer>> keyframes_;
+    std::map<Codec, GstElement*> codec_tees_; // tier 0
+    struct Tier {
+        GstElement* tee = nullptr;
+        GstElement* encoder = nullptr;
+        std::vector<GstElement*> elements; // tiers above 0: removed with it
+        unsigned subscribers = 0;
+        unsigned kbps = 0; // what the encoder is set to
+    };
+    std::map<TierKey, Tier> tiers_;
+    int input_width_ = 0, input_height_ = 0;
+    unsigned tier_builds_ = 0;
+    std::map<TierKey, std::shared_ptr<KeyframeCoalescer>> keyframes_;
     std::vector<GstElement*> elements_;
 };
 
