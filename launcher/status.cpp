@@ -44,6 +44,27 @@ std::string status_line(const char* sink_name, const GstStructure* stats)
             std::snprintf(text, sizeof text, " rtt %.0f ms", rtt * 1000);
             line += text;
         }
+        // Congestion control and loss, once there is something to say.
+        guint64 estimate = 0;
+        gint tier = -1;
+        double lost = 0;
+        guint nacks = 0, keyframes = 0;
+        gst_structure_get_uint64(c, "estimated-bitrate", &estimate);
+        gst_structure_get_int(c, "tier", &tier);
+        gst_structure_get_double(c, "fraction-lost", &lost);
+        gst_structure_get_uint(c, "nack-count", &nacks);
+        gst_structure_get_uint(c, "keyframe-requests", &keyframes);
+        if (estimate > 0)
+            line += " est " + rate(estimate);
+        if (tier >= 0)
+            line += " tier " + std::to_string(tier);
+        if (lost > 0) {
+            char text[32];
+            std::snprintf(text, sizeof text, " loss %.1f %%", lost * 100);
+            line += text;
+        }
+        if (nacks > 0 || keyframes > 0)
+            line += " nack " + std::to_string(nacks) + " pli " + std::to_string(keyframes);
     }
     return line;
 }

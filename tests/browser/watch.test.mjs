@@ -1,5 +1,7 @@
 // Chromium watches a signalsink stream through the page, once per video
-// codec: frames decoded, audio received, and the codec the browser reports.
+// codec: frames decoded, audio received, the codec the browser reports, and
+// Chromium's transport-wide congestion control feedback reaching signalsink
+// (a bandwidth estimate in the launcher's status line, on the top tier).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
@@ -24,7 +26,10 @@ describe("Chromium watches signalsink through the page", () => {
       let launcher;
       let page;
       try {
-        launcher = await startLauncher({ pipeline: sinkPipeline({ name: "cam", videoCodec: codec }) });
+        launcher = await startLauncher({
+          pipeline: sinkPipeline({ name: "cam", videoCodec: codec }),
+          extraArgs: ["--status-interval", "1"],
+        });
         const explain = explainer({ page: null, browser, children: [launcher] });
         page = await openPage(browser, launcher.httpUrl, explain);
         const explainPage = explainer({ page, browser, children: [launcher] });
@@ -46,6 +51,8 @@ describe("Chromium watches signalsink through the page", () => {
         assert.deepEqual(browser.pageErrors(), [], "no uncaught exception in the page");
         assert.match(state.watching, /^Watching cam/);
         await launcher.waitForLine(/sink: consumer \S+ joined/, "the consumer-added line");
+        await launcher.waitForLine(/ est [\d.]+ [Mk]bit\/s tier 0/,
+          "a status line with the estimate from Chromium's feedback, on the top tier");
         // SIGTERM stops the launcher cleanly while a consumer is connected.
         assert.deepEqual(await launcher.stop(), { code: 0, signal: null }, `launcher exit:\n${launcher.output()}`);
       } finally {
