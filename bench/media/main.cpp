@@ -132,7 +132,7 @@ void usage()
                  "  latency [--seconds 10] [--repeats 3] [--settle-s 2] [--src-latency MS] [--sink-deadline MS]\n"
                  "  produce --consumers N --design shared|per-consumer [--seconds 8] [--idle-seconds 1] [--join-timeout-s 120]\n"
                  "  consume --server-url URL --consumers N --names a,b,... [--max-seconds 300]\n"
-                 "  net-send --address A --port P [--seconds S] [--bitrate KBPS]\n"
+                 "  net-send --address A --port P [--seconds S] [--bitrate KBPS] [--congestion-control true|false]\n"
                  "  net-receive --server-url URL [--seconds S]\n"
                  "  all: [--width 1280] [--height 720] [--fps 30] [--motion PX] [--plugin-dir DIR]\n");
 }

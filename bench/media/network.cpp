@@ -6,6 +6,7 @@
 // putting out concealed, damaged frames, which a frame count would miss.
 //
 //   net-send --address A --port P [--seconds S] [--motion PX] [--bitrate KBPS]
+//            [--congestion-control true|false]
 //       videotestsrc (moving SMPTE bars) ! stamp ! signalsink with its
 //       server on ws://A:P; prints {"ready": ...}, then every second one
 //       line of each consumer's stats.
@@ -182,7 +183,7 @@ gboolean on_tick(gpointer data)
 
 void net_send(const Args& args)
 {
-    args.only({"address", "port", "seconds", "bitrate"});
+    args.only({"address", "port", "seconds", "bitrate", "congestion-control"});
     VideoFormat format = video_format(args);
     format.i420 = true;
     if (!args.has("motion"))
@@ -195,7 +196,8 @@ void net_send(const Args& args)
     std::string url = "ws://" + address + ":" + std::to_string(port);
     std::string description = format.source("src") + " ! identity name=stamp silent=true ! signalsink name=sink "
                               "run-server=true server-url=" + url + " meta=\"meta,name=net\" video-bitrate=" +
-                              std::to_string(args.integer("bitrate", 2048));
+                              std::to_string(args.integer("bitrate", 2048)) +
+                              " congestion-control=" + args.string("congestion-control", "true");
     if (address == "127.0.0.1")
         description += " " + loopback_ice();
     Pipeline pipeline(description, "net-send");
@@ -228,7 +230,11 @@ void net_receive(const Args& args)
     std::string description = "signalsrc name=src server-url=" + url + " producer-name=net";
     if (url.find("127.0.0.1") != std::string::npos)
         description += " " + loopback_ice();
-    description += " ! videoconvert ! video/x-raw,format=I420 ! fakesink name=out sync=false async=false";
+    // Back to the sent size, as a viewer's window would show a lower tier,
+    // so the stamps read back at their places.
+    VideoFormat format = video_format(args);
+    description += " ! videoconvert ! videoscale ! video/x-raw,format=I420,width=" + std::to_string(format.width) +
+                   ",height=" + std::to_string(format.height) + " ! fakesink name=out sync=false async=false";
     Pipeline pipeline(description, "net-receive");
     GRef<GstElement> out = pipeline.element("out");
     GRef<GstPad> pad = adopt_ref(gst_element_get_static_pad(out.get(), "sink"));

@@ -99,8 +99,26 @@ def _summarize(spec, t0, t1, frames, stats, fps):
         values = [c.get(field, 0) for c in in_phase]
         return (values[-1] - values[0]) if len(values) >= 2 else 0
 
+    # Second by second, for the plots: what the sender estimated and sent,
+    # its tier, and the clean frames that arrived.
+    timeline = []
+    for second in range(int(t1 - t0)):
+        a, b = t0 + second, t0 + second + 1
+        now = [c for c in (_consumer(s) for s in stats if a <= s["t"] < b) if c]
+        last = now[-1] if now else {}
+        timeline.append({
+            "t": second,
+            "estimate_kbps": round(last.get("estimated-bitrate", 0) / 1000),
+            "sent_kbps": round(last.get("bitrate", 0) / 1000),
+            "tier": last.get("tier"),
+            "queue_delay_ms": round(last.get("queue-delay", 0) * 1000, 1),
+            "clean_fps": sum(1 for f in clean if a <= f["t"] < b),
+        })
     expected = fps * (t1 - t0)
     return {
+        "monotonic_start": t0,  # the clock of the programs' timestamps too
+        "monotonic_end": t1,
+        "timeline": timeline,
         "phase": spec["name"],
         "rate_kbit": spec.get("rate_kbit"),
         "loss": spec.get("loss", 0),
@@ -120,14 +138,16 @@ def _summarize(spec, t0, t1, frames, stats, fps):
     }
 
 
-def measure(program, phases, seconds, env, width=1280, height=720, fps=30, log=None, start_timeout_s=60):
+def measure(program, phases, seconds, env, width=1280, height=720, fps=30, log=None, start_timeout_s=60,
+            send_args=()):
     """Runs the phases (dicts from phase()) in order, `seconds` each, on a new
     NetBed; returns one summary per phase. `log` (a file) gets the programs'
     stderr and non-JSON output."""
     common = ["--width", str(width), "--height", str(height), "--fps", str(fps)]
     with NetBed() as bed:
         port = "8443"
-        sender = bed.run("a", [program, "net-send", "--address", bed.address["a"], "--port", port] + common,
+        sender = bed.run("a", [program, "net-send", "--address", bed.address["a"], "--port", port] + common
+                         + list(send_args),
                          stdout=subprocess.PIPE, stderr=log or subprocess.DEVNULL, text=True, env=env)
         sent = _Lines(sender, log)
         _wait(lambda: any(i.get("ready") for i in sent.snapshot()), start_timeout_s, "sender ready", [sender])

@@ -29,6 +29,8 @@ def main():
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--height", type=int, default=720)
     ap.add_argument("--fps", type=int, default=30)
+    ap.add_argument("--congestion-control", default="true", choices=["true", "false"],
+                    help="signalsink's congestion-control (false: one tier, no estimate)")
     ap.add_argument("--out", default=None, help="JSON results (default BUILD/bench/net-results.json)")
     args = ap.parse_args()
 
@@ -44,7 +46,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="signalbin-net-") as tmp, open(log_path, "w") as log:
         env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(args.build, "gst-plugin"),
                    GST_REGISTRY=os.path.join(tmp, "registry.dat"))
-        results = phases.measure(program, specs, args.seconds, env, args.width, args.height, args.fps, log=log)
+        results = phases.measure(program, specs, args.seconds, env, args.width, args.height, args.fps, log=log,
+                                 send_args=["--congestion-control", args.congestion_control])
     print(phases.table(results))
     with open(out, "w") as f:
         json.dump({"settings": vars(args), "phases": results}, f, indent=1)
