@@ -78,12 +78,15 @@ def _wait(condition, timeout_s, what, processes):
     raise PhaseError("%s: not within %d s" % (what, timeout_s))
 
 
-def _consumer(stats_line):
-    consumers = list(stats_line.get("stats", {}).values())
-    return consumers[0] if consumers else None
+def _consumer(stats_line, key=None):
+    consumers = stats_line.get("stats", {})
+    if key is not None:
+        return consumers.get(key)
+    values = list(consumers.values())
+    return values[0] if values else None
 
 
-def _summarize(spec, t0, t1, frames, stats, fps):
+def _summarize(spec, t0, t1, frames, stats, fps, key=None):
     window = [f for f in frames if t0 <= f["t"] < t1]
     # Clean frames by when they were sent (arrival less latency): at most
     # every frame of the phase, whatever arrives late from the one before.
@@ -91,7 +94,7 @@ def _summarize(spec, t0, t1, frames, stats, fps):
     times = [t0] + [f["t"] for f in clean if f["t"] < t1] + [t1]
     frozen = max(b - a for a, b in zip(times, times[1:]))
     latencies = [f["latency_ms"] for f in clean]
-    in_phase = [c for c in (_consumer(s) for s in stats if t0 <= s["t"] < t1) if c]
+    in_phase = [c for c in (_consumer(s, key) for s in stats if t0 <= s["t"] < t1) if c]
     bitrates = [c.get("bitrate", 0) for c in in_phase]
     rtts = [c["round-trip-time"] * 1000 for c in in_phase if c.get("round-trip-time", -1) >= 0]
 
@@ -104,7 +107,7 @@ def _summarize(spec, t0, t1, frames, stats, fps):
     timeline = []
     for second in range(int(t1 - t0)):
         a, b = t0 + second, t0 + second + 1
-        now = [c for c in (_consumer(s) for s in stats if a <= s["t"] < b) if c]
+        now = [c for c in (_consumer(s, key) for s in stats if a <= s["t"] < b) if c]
         last = now[-1] if now else {}
         timeline.append({
             "t": second,
@@ -139,10 +142,12 @@ def _summarize(spec, t0, t1, frames, stats, fps):
 
 
 def measure(program, phases, seconds, env, width=1280, height=720, fps=30, log=None, start_timeout_s=60,
-            send_args=()):
+            send_args=(), second_viewer=False):
     """Runs the phases (dicts from phase()) in order, `seconds` each, on a new
     NetBed; returns one summary per phase. `log` (a file) gets the programs'
-    stderr and non-JSON output."""
+    stderr and non-JSON output. With `second_viewer`, another receiver
+    watches from the sender's own namespace, where no impairment reaches it;
+    then the result is (the impaired viewer's summaries, the other's)."""
     common = ["--width", str(width), "--height", str(height), "--fps", str(fps)]
     with NetBed() as bed:
         port = "8443"
@@ -156,6 +161,21 @@ def measure(program, phases, seconds, env, width=1280, height=720, fps=30, log=N
         received = _Lines(receiver, log)
         _wait(lambda: sum(1 for f in received.snapshot() if f.get("clean")) >= fps, start_timeout_s,
               "first second of clean frames", [sender, receiver])
+        keys = [None]
+        processes = [receiver]
+        viewers = [received]
+        if second_viewer:
+            # Told apart in the sender's stats by who came first.
+            first = [k for line in sent.snapshot() for k in line.get("stats", {})]
+            keys = [first[-1]]
+            other = bed.run("a", [program, "net-receive", "--server-url", "ws://%s:%s" % (bed.address["a"], port)]
+                            + common, stdout=subprocess.PIPE, stderr=log or subprocess.DEVNULL, text=True, env=env)
+            processes.append(other)
+            viewers.append(_Lines(other, log))
+            _wait(lambda: sum(1 for f in viewers[1].snapshot() if f.get("clean")) >= fps, start_timeout_s,
+                  "the second viewer's first second of clean frames", [sender, receiver, other])
+            both = [k for line in sent.snapshot()[-2:] for k in line.get("stats", {})]
+            keys.append(next(k for k in both if k != keys[0]))
         windows = []
         for spec in phases:
             bed.clear()
@@ -166,19 +186,22 @@ def measure(program, phases, seconds, env, width=1280, height=720, fps=30, log=N
             t0 = time.monotonic()
             deadline = t0 + seconds
             while time.monotonic() < deadline:
-                for p in (sender, receiver):
+                for p in [sender] + processes:
                     if p.poll() is not None:
                         raise PhaseError("phase %s: a program exited (status %d)" % (spec["name"], p.returncode))
                 time.sleep(0.2)
             windows.append((spec, t0, time.monotonic()))
         bed.clear()
-        for p in (receiver, sender):
+        for p in processes[::-1] + [sender]:
             status = bed.stop(p)
             if status != 0:
                 raise PhaseError("a program exited with status %d when stopped" % status)
-        frames = [f for f in received.snapshot() if "clean" in f]
         stats = [s for s in sent.snapshot() if "stats" in s]
-        return [_summarize(spec, t0, t1, frames, stats, fps) for spec, t0, t1 in windows]
+        results = []
+        for viewer, key in zip(viewers, keys):
+            frames = [f for f in viewer.snapshot() if "clean" in f]
+            results.append([_summarize(spec, t0, t1, frames, stats, fps, key) for spec, t0, t1 in windows])
+        return tuple(results) if second_viewer else results[0]
 
 
 def table(results):
