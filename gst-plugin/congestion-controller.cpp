@@ -8,6 +8,9 @@ namespace {
 
 constexpr int64_t kAckedWindowUs = 500000;
 constexpr int64_t kRecentWindowUs = 200000;
+// What the feedback's sizes (RTP payloads) leave out: RTP header and
+// extension, SRTP tag, UDP and IP headers.
+constexpr uint64_t kPacketOverhead = 60;
 constexpr int64_t kLossWindowUs = 1000000;
 constexpr int64_t kSecondUs = 1000000;
 constexpr double kDecreaseFactor = 0.85;
@@ -57,9 +60,11 @@ void CongestionController::update_acked(int64_t, const std::vector<PacketFeedbac
     int64_t latest = arrivals_.back().arrival_us;
     while (!arrivals_.empty() && arrivals_.front().arrival_us < latest - kAckedWindowUs)
         arrivals_.pop_front();
+    // Bytes over the intervals between arrivals: not the first packet's.
     uint64_t bytes = 0;
     for (const Arrival& a : arrivals_)
-        bytes += a.size;
+        bytes += a.size + kPacketOverhead;
+    bytes -= arrivals_.front().size + kPacketOverhead;
     // Over the window once it is full; at the start over what there is,
     // and never a tiny span that would make a burst look fast.
     int64_t span = std::max<int64_t>(latest - arrivals_.front().arrival_us, 100000);
@@ -71,7 +76,9 @@ void CongestionController::update_acked(int64_t, const std::vector<PacketFeedbac
     auto first = std::lower_bound(arrivals_.begin(), arrivals_.end(), recent_from,
                                   [](const Arrival& a, int64_t t) { return a.arrival_us < t; });
     for (auto it = first; it != arrivals_.end(); ++it)
-        recent += it->size;
+        recent += it->size + kPacketOverhead;
+    if (first != arrivals_.end())
+        recent -= first->size + kPacketOverhead;
     int64_t recent_span = first != arrivals_.end() ? latest - first->arrival_us : 0;
     recent_acked_bps_ = recent_span >= kRecentWindowUs / 2
                             ? recent * 8 * kSecondUs / static_cast<uint64_t>(recent_span)

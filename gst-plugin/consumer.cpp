@@ -493,6 +493,7 @@ bool Consumer::link_branch(const Plan& plan, GstPad* webrtc_pad)
     unsigned tier = 0;
     if (congestion_control_ && plan.stream->tiers() > 1) {
         std::lock_guard<std::mutex> guard(stats_lock_);
+        ++video_tiers_;
         if (!chooser_)
             chooser_.emplace(plan.stream->ladder(), congestion_.estimate_bps());
         tier = std::min(chooser_->tier(), plan.stream->tiers() - 1);
@@ -605,15 +606,17 @@ namespace {
 // Lets go of an input that no frame crosses any more: unlinked once its
 // tee pad is idle, then its pads released and its tier unsubscribed, off
 // the streaming thread. Needs nothing of the consumer, which may be gone.
-void release_input(TierInput input, std::shared_ptr<SinkStream> stream, Codec codec, GstElement* funnel)
+void release_input(GstBin* sink, TierInput input, std::shared_ptr<SinkStream> stream, Codec codec,
+                   GstElement* funnel)
 {
     struct Releasing {
+        GRef<GstElement> sink; // first in, last out: the stream's elements are in it
         TierInput input;
         std::shared_ptr<SinkStream> stream;
         Codec codec;
         GRef<GstElement> funnel;
     };
-    auto* r = new Releasing {std::move(input), std::move(stream), codec, take_ref(funnel)};
+    auto* r = new Releasing {take_ref(GST_ELEMENT(sink)), std::move(input), std::move(stream), codec, take_ref(funnel)};
     GstPad* pad = r->input.tee_pad.get();
     gst_pad_add_probe(
         pad, GST_PAD_PROBE_TYPE_IDLE,
@@ -647,11 +650,12 @@ void Consumer::finish_move(unsigned mline, unsigned from, unsigned to)
     for (Branch& b : branches_) {
         if (b.mline != mline || !b.tiers)
             continue;
-        b.moving_since_us = 0;
+        if (!b.tiers->moving())
+            b.moving_since_us = 0;
         GST_INFO_OBJECT(context_.bin, "consumer %s: %s moved from tier %u to %u", peer_id_.c_str(),
                         b.stream->name().c_str(), from, to);
         if (std::optional<TierInput> old = b.tiers->take(from))
-            release_input(std::move(*old), b.stream, b.codec, b.funnel);
+            release_input(context_.bin, std::move(*old), b.stream, b.codec, b.funnel);
     }
     std::lock_guard<std::mutex> guard(stats_lock_);
     stats_.tier = static_cast<int>(to);
@@ -659,12 +663,14 @@ void Consumer::finish_move(unsigned mline, unsigned from, unsigned to)
 
 void Consumer::cancel_move(Branch& b)
 {
+    if (!b.tiers->moving())
+        return;
     GST_WARNING_OBJECT(context_.bin, "consumer %s: %s: no key frame from the new tier in %d s; staying on tier %u",
                        peer_id_.c_str(), b.stream->name().c_str(), static_cast<int>(kMoveTimeoutUs / G_USEC_PER_SEC),
                        b.tiers->current());
     b.moving_since_us = 0;
     for (TierInput& input : b.tiers->take_target())
-        release_input(std::move(input), b.stream, b.codec, b.funnel);
+        release_input(context_.bin, std::move(input), b.stream, b.codec, b.funnel);
 }
 
 void Consumer::adapt()
@@ -692,10 +698,10 @@ void Consumer::adapt()
     for (Branch& b : branches_) {
         if (!b.stream->video() || !b.tiers || b.stream->tiers() < 2)
             continue;
-        if (b.moving_since_us && now - b.moving_since_us > kMoveTimeoutUs)
+        if (b.tiers->moving() && b.moving_since_us && now - b.moving_since_us > kMoveTimeoutUs)
             cancel_move(b);
         unsigned target = std::min(want, b.stream->tiers() - 1);
-        if (!b.moving_since_us && b.tiers->current() != target) {
+        if (!b.tiers->moving() && b.tiers->current() != target) {
             GstElement* tee = b.stream->subscribe(b.codec, target);
             // Down: the link is congested, stop the old tier at once.
             if (tee && b.tiers->add(tee, target, target > b.tiers->current())) {
@@ -704,10 +710,12 @@ void Consumer::adapt()
                 b.stream->unsubscribe(b.codec, target);
             }
         }
-        // An encoder of its own (nobody else on its tier) follows the estimate.
+        // An encoder of its own (nobody else on its tier) follows the
+        // estimate, once the consumer is where the estimate puts it.
+        if (b.tiers->moving() || b.tiers->current() != target)
+            continue;
         unsigned max_kbps = context_.max_kbps ? context_.max_kbps : b.stream->ladder().front().kbps;
-        b.stream->set_lone_bitrate(b.codec, b.tiers->current(),
-                                   chooser->lone_kbps(estimate / video, max_kbps, acked / video));
+        b.stream->set_lone_bitrate(b.codec, target, chooser->lone_kbps(estimate / video, max_kbps, acked / video));
     }
 }
 
@@ -742,7 +750,8 @@ void Consumer::on_feedback(const std::vector<PacketFeedback>& packets)
     retransmissions_.set_congested(congestion_.congested());
     if (!chooser_)
         return;
-    unsigned tier = chooser_->update(now, congestion_.estimate_bps());
+    // Each video stream of the consumer gets its share of the estimate.
+    unsigned tier = chooser_->update(now, congestion_.estimate_bps() / std::max(1u, video_tiers_));
     // At once for a new tier; a lone encoder's bitrate twice a second.
     if (tier != adapted_tier_ || now - last_adapt_us_ >= G_USEC_PER_SEC / 2) {
         adapted_tier_ = tier;

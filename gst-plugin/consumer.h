@@ -190,6 +190,7 @@ private:
     Stats stats_;
     CongestionController congestion_;
     std::optional<TierChooser> chooser_; // with the first video stream that has tiers
+    unsigned video_tiers_ = 0;           // video branches with tiers, sharing the estimate
     gint64 last_adapt_us_ = 0;
     unsigned adapted_tier_ = 0;
     gint64 last_poll_us_ = 0;

@@ -21,6 +21,7 @@
 #include "producer.h"
 #include "structure-json.h"
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -142,8 +143,17 @@ SinkStream::Settings stream_settings(GstSignalSink* self, bool video)
                                 ("using the default, %s", ladder_text(default_ladder(bitrate)).c_str()));
             ladder = default_ladder(bitrate);
         }
-        // The top rung is video-bitrate at the input's size.
+        // The top rung is video-bitrate at the input's size; a rung not
+        // below it is no lower tier.
         ladder->front() = Rung {bitrate, 1, 0};
+        size_t before = ladder->size();
+        ladder->erase(std::remove_if(ladder->begin() + 1, ladder->end(),
+                                     [bitrate](const Rung& r) { return r.kbps >= bitrate; }),
+                      ladder->end());
+        if (ladder->size() != before)
+            GST_ELEMENT_WARNING(self, LIBRARY, SETTINGS,
+                                ("video-ladder has rungs at or above video-bitrate (%u kbit/s): left out", bitrate),
+                                ("ladder used: %s", ladder_text(*ladder).c_str()));
         settings.ladder = *ladder;
     }
     return settings;

@@ -36,7 +36,7 @@ std::optional<Ladder> parse_ladder(const std::string& text, unsigned top_kbps, s
 std::string ladder_text(const Ladder& ladder);
 
 // One consumer's tier. It goes down as soon as its estimate no longer
-// covers the tier's bitrate (with 10 % headroom), to the best rung that
+// covers the tier's bitrate (with 20 % headroom), to the best rung that
 // fits; it goes up one rung once the estimate has covered the next rung for
 // kUpHoldUs, and not sooner than a back-off after the last drop. A rise
 // that fails (a drop within kFailedRiseUs) doubles the back-off, up to

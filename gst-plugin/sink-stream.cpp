@@ -138,8 +138,17 @@ void SinkStream::unsubscribe(Codec codec, unsigned tier)
     auto it = tiers_.find({codec, tier});
     if (it == tiers_.end() || it->second.subscribers == 0)
         return;
-    if (--it->second.subscribers == 0 && tier > 0)
+    Tier& t = it->second;
+    if (--t.subscribers > 0)
+        return;
+    if (tier > 0) {
         stop_tier(codec, tier);
+    } else if (t.encoder && t.kbps != rung_kbps(0)) {
+        // Tier 0 runs on: the next consumer gets the rung, not what the
+        // last one's estimate left.
+        t.kbps = rung_kbps(0);
+        set_encoder_bitrate(t.encoder, codec, t.kbps);
+    }
 }
 
 unsigned SinkStream::subscribers(Codec codec, unsigned tier) const
@@ -173,8 +182,12 @@ void SinkStream::stop_tier(Codec codec, unsigned tier)
         GRef<GstPad> raw_pad;
         std::vector<GRef<GstElement>> elements;
     };
+    // The element may be on its way out when its last consumer lets go.
+    GRef<GstElement> bin = adopt_ref(static_cast<GstElement*>(g_weak_ref_get(&bin_ref_)));
+    if (!bin)
+        return;
     auto* stopping = new Stopping;
-    stopping->bin = take_ref(GST_ELEMENT(bin_));
+    stopping->bin = std::move(bin);
     stopping->raw_tee = take_ref(raw_tee_);
     for (GstElement* e : it->second.elements) {
         stopping->elements.push_back(take_ref(e));

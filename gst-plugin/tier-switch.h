@@ -48,7 +48,7 @@ public:
     // one before off. With `cut_now` (a move down: the link is congested)
     // the one before stops at once, and the picture freezes until the key
     // frame rather than queue up on the link. False (nothing left of it)
-    // if it cannot be linked.
+    // if it cannot be linked, or while a move is under way.
     bool add(GstElement* tee, unsigned tier, bool cut_now = false);
     // Takes an input out (cut off already, or at teardown) for the caller
     // to unlink and release; its frames are dropped from now on.
