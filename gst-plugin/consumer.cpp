@@ -237,7 +237,7 @@ void Consumer::offer()
         }
         enable_loss_recovery(transceiver.get(), stream->video());
     }
-    GstPromise* promise = promise_then([weak = weak_from_this()](const PromiseResult& result) {
+    GstPromise* promise = promises_.keep(promise_then([weak = weak_from_this()](const PromiseResult& result) {
         auto offer = std::make_shared<SessionDescription>(reply_description(result.reply, "offer"));
         std::string error = result.ok() && !*offer ? "no offer in its reply" : result.error;
         if (auto self = weak.lock())
@@ -248,7 +248,7 @@ void Consumer::offer()
                 }
                 c.set_local_description(std::move(*offer));
             });
-    });
+    }));
     g_signal_emit_by_name(webrtc_, "create-offer", nullptr, promise);
     gst_promise_unref(promise);
 }
@@ -257,7 +257,7 @@ void Consumer::offer()
 void Consumer::set_local_description(SessionDescription description)
 {
     auto shared = std::make_shared<SessionDescription>(std::move(description));
-    GstPromise* promise = promise_then([weak = weak_from_this(), shared](const PromiseResult& result) {
+    GstPromise* promise = promises_.keep(promise_then([weak = weak_from_this(), shared](const PromiseResult& result) {
         std::string error = result.error;
         if (auto self = weak.lock())
             self->on_thread([shared, error](Consumer& c) {
@@ -273,7 +273,7 @@ void Consumer::set_local_description(SessionDescription description)
                     c.session_id_,
                     protocol::Sdp {offer ? protocol::Sdp::Type::Offer : protocol::Sdp::Type::Answer, std::move(text)});
             });
-    });
+    }));
     g_signal_emit_by_name(webrtc_, "set-local-description", shared->get(), promise);
     gst_promise_unref(promise);
 }
@@ -316,7 +316,7 @@ void Consumer::remote_sdp(const protocol::Sdp& sdp)
         }
         plan.push_back(Plan {context_.streams[i], i, *codec, pt});
     }
-    GstPromise* promise = promise_then([weak = weak_from_this(), plan](const PromiseResult& result) {
+    GstPromise* promise = promises_.keep(promise_then([weak = weak_from_this(), plan](const PromiseResult& result) {
         std::string error = result.error;
         if (auto self = weak.lock())
             self->on_thread([plan, error](Consumer& c) {
@@ -328,7 +328,7 @@ void Consumer::remote_sdp(const protocol::Sdp& sdp)
                 c.flush_pending_ice();
                 c.link_branches(plan);
             });
-    });
+    }));
     g_signal_emit_by_name(webrtc_, "set-remote-description", answer.get(), promise);
     gst_promise_unref(promise);
 }
@@ -373,7 +373,7 @@ void Consumer::answer(const std::string& offer_sdp)
     std::vector<int> twcc_ids;
     for (guint i = 0; i < gst_sdp_message_medias_len(message); ++i)
         twcc_ids.push_back(congestion_control_ ? twcc_extension_id(gst_sdp_message_get_media(message, i)) : 0);
-    GstPromise* promise = promise_then([weak = weak_from_this(), plan, twcc_ids](const PromiseResult& result) {
+    GstPromise* promise = promises_.keep(promise_then([weak = weak_from_this(), plan, twcc_ids](const PromiseResult& result) {
         std::string error = result.error;
         auto self = weak.lock();
         if (!self)
@@ -409,14 +409,14 @@ void Consumer::answer(const std::string& offer_sdp)
             c.link_branches(plan);
             c.create_answer();
         });
-    });
+    }));
     g_signal_emit_by_name(webrtc_, "set-remote-description", offer.get(), promise);
     gst_promise_unref(promise);
 }
 
 void Consumer::create_answer()
 {
-    GstPromise* promise = promise_then([weak = weak_from_this()](const PromiseResult& result) {
+    GstPromise* promise = promises_.keep(promise_then([weak = weak_from_this()](const PromiseResult& result) {
         auto answer = std::make_shared<SessionDescription>(reply_description(result.reply, "answer"));
         std::string error = result.ok() && !*answer ? "no answer in its reply" : result.error;
         if (auto self = weak.lock())
@@ -427,7 +427,7 @@ void Consumer::create_answer()
                 }
                 c.set_local_description(std::move(*answer));
             });
-    });
+    }));
     g_signal_emit_by_name(webrtc_, "create-answer", nullptr, promise);
     gst_promise_unref(promise);
 }
@@ -854,7 +854,7 @@ void Consumer::poll_stats()
 {
     if (!webrtc_ || tearing_down_)
         return;
-    GstPromise* promise = promise_then([weak = weak_from_this()](const PromiseResult& result) {
+    GstPromise* promise = promises_.keep(promise_then([weak = weak_from_this()](const PromiseResult& result) {
         auto self = weak.lock();
         if (!self || !result.reply)
             return;
@@ -873,7 +873,7 @@ void Consumer::poll_stats()
         self->stats_.fir_count = s.fir_count;
         self->stats_.packets_lost = s.packets_lost;
         self->stats_.fraction_lost = s.fraction_lost;
-    });
+    }));
     g_signal_emit_by_name(webrtc_, "get-stats", nullptr, promise);
     gst_promise_unref(promise);
     RetransmissionStats rtx = retransmissions_.poll(webrtc_);
@@ -906,6 +906,7 @@ void Consumer::remove_elements()
     if (webrtc_) {
         gst_element_set_locked_state(webrtc_, TRUE);
         gst_element_set_state(webrtc_, GST_STATE_NULL);
+        promises_.interrupt_all(); // what it will never answer now
     }
     for (Branch& b : branches_) {
         b.overrun.disconnect();

@@ -170,6 +170,7 @@ private:
     std::string session_id_;
     std::string peer_id_;
     GstElement* webrtc_ = nullptr; // owned by the bin while added
+    PromiseKeeper promises_;       // every promise given to webrtc_
     std::vector<Branch> branches_;
     std::vector<guint> ssrcs_; // by index in context_.streams
     std::vector<Plan> plan_;                     // not linked yet

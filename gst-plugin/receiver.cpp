@@ -285,7 +285,7 @@ void Receiver::remote_sdp(const std::string& session_id, const protocol::Sdp& sd
     std::vector<int> twcc_ids;
     for (guint i = 0; i < gst_sdp_message_medias_len(offer->sdp); ++i)
         twcc_ids.push_back(twcc_extension_id(gst_sdp_message_get_media(offer->sdp, i)));
-    GstPromise* promise = promise_then([weak = weak_from_this(), offered, twcc_ids](const PromiseResult& result) {
+    GstPromise* promise = promises_.keep(promise_then([weak = weak_from_this(), offered, twcc_ids](const PromiseResult& result) {
         auto self = weak.lock();
         if (!self)
             return;
@@ -323,7 +323,7 @@ void Receiver::remote_sdp(const std::string& session_id, const protocol::Sdp& sd
                 if (transceiver)
                     enable_loss_recovery(transceiver.get(), codec_info(*m.codec).video);
             }
-            GstPromise* answer = promise_then([weak](const PromiseResult& result) {
+            GstPromise* answer = self->promises_.keep(promise_then([weak](const PromiseResult& result) {
                 auto owned = std::make_shared<SessionDescription>(reply_description(result.reply, "answer"));
                 std::string error = result.ok() && !*owned ? "no answer in its reply" : result.error;
                 auto self = weak.lock();
@@ -339,11 +339,11 @@ void Receiver::remote_sdp(const std::string& session_id, const protocol::Sdp& sd
                     }
                     self->set_local_answer(owned);
                 });
-            });
+            }));
             g_signal_emit_by_name(self->webrtc_, "create-answer", nullptr, answer);
             gst_promise_unref(answer);
         });
-    });
+    }));
     g_signal_emit_by_name(webrtc_, "set-remote-description", offer.get(), promise);
     gst_promise_unref(promise);
 }
@@ -362,7 +362,7 @@ void Receiver::for_session(GstElement* webrtc, F&& fn)
 void Receiver::set_local_answer(const std::shared_ptr<SessionDescription>& answer)
 {
     GstElement* webrtc = webrtc_;
-    GstPromise* promise = promise_then([weak = weak_from_this(), answer, webrtc](const PromiseResult& result) {
+    GstPromise* promise = promises_.keep(promise_then([weak = weak_from_this(), answer, webrtc](const PromiseResult& result) {
         auto self = weak.lock();
         if (!self)
             return;
@@ -375,7 +375,7 @@ void Receiver::set_local_answer(const std::shared_ptr<SessionDescription>& answe
             GST_DEBUG_OBJECT(r.element_, "our answer:\n%s", text.c_str());
             r.signaller_->send_sdp(r.session_id_, protocol::Sdp {protocol::Sdp::Type::Answer, std::move(text)});
         });
-    });
+    }));
     g_signal_emit_by_name(webrtc_, "set-local-description", answer->get(), promise);
     gst_promise_unref(promise);
 }
@@ -501,6 +501,7 @@ void Receiver::teardown_webrtc()
     if (webrtc) {
         gst_element_set_locked_state(webrtc, TRUE);
         gst_element_set_state(webrtc, GST_STATE_NULL);
+        promises_.interrupt_all(); // what it will never answer now
     }
     for (Chain& chain : chains) {
         gst_ghost_pad_set_target(GST_GHOST_PAD(chain.ghost.get()), nullptr);

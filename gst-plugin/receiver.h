@@ -115,6 +115,7 @@ private:
     // Shared with streaming threads.
     std::mutex lock_;
     GstElement* webrtc_ = nullptr; // owned by the bin
+    PromiseKeeper promises_;       // every promise given to webrtc_
     std::vector<Chain> chains_;
     unsigned video_count_ = 0;
     unsigned audio_count_ = 0;

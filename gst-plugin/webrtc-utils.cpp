@@ -89,6 +89,36 @@ void finish_dtls_certificate()
     dtls_thread = nullptr;
 }
 
+GstPromise* PromiseKeeper::keep(GstPromise* promise)
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    // Only ours left: webrtcbin has answered it (and dropped its own).
+    kept_.erase(std::remove_if(kept_.begin(), kept_.end(),
+                               [](GstPromise* p) {
+                                   if (GST_MINI_OBJECT_REFCOUNT_VALUE(p) > 1)
+                                       return false;
+                                   gst_promise_unref(p);
+                                   return true;
+                               }),
+                kept_.end());
+    kept_.push_back(gst_promise_ref(promise));
+    return promise;
+}
+
+void PromiseKeeper::interrupt_all()
+{
+    std::vector<GstPromise*> all;
+    {
+        std::lock_guard<std::mutex> guard(lock_);
+        all.swap(kept_);
+    }
+    for (GstPromise* p : all) {
+        // A no-op for one already answered.
+        gst_promise_interrupt(p);
+        gst_promise_unref(p);
+    }
+}
+
 GstPromise* promise_then(std::function<void(const PromiseResult& result)> fn)
 {
     auto* heap = new std::function<void(const PromiseResult&)>(std::move(fn));

@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,28 @@ struct PromiseResult {
 // Calls `fn` with the promise's result from whichever thread webrtcbin
 // answers on.
 GstPromise* promise_then(std::function<void(const PromiseResult& result)> fn);
+
+// The promises given to one webrtcbin, held until it has answered them.
+// webrtcbin 1.22 frees an action it had not run yet when it stops, and with
+// it the last reference to its promise, which GStreamer then reports as
+// freed while pending (a critical). Holding a reference, and interrupting
+// what is left before letting go, ends each promise properly.
+class PromiseKeeper {
+public:
+    PromiseKeeper() = default;
+    ~PromiseKeeper() { interrupt_all(); }
+    PromiseKeeper(const PromiseKeeper&) = delete;
+    PromiseKeeper& operator=(const PromiseKeeper&) = delete;
+
+    // Keeps `promise` (adds a reference) and returns it.
+    GstPromise* keep(GstPromise* promise);
+    // Interrupts every promise not answered yet and lets go of all.
+    void interrupt_all();
+
+private:
+    std::mutex lock_;
+    std::vector<GstPromise*> kept_;
+};
 
 // The session description in a create-offer/create-answer reply (`field`
 // "offer" or "answer"), or nullptr.
