@@ -1,5 +1,6 @@
 #include "consumer.h"
 
+#include "keyframe-coalescer.h"
 #include "loss-recovery.h"
 #include "twcc.h"
 
@@ -68,7 +69,7 @@ void on_queue_overrun(GstElement* queue, gpointer data)
         return;
     GST_DEBUG_OBJECT(queue, "overflowed: dropping until a key frame, and asking for one");
     GRef<GstPad> sink = adopt_ref(gst_element_get_static_pad(queue, "sink"));
-    gst_pad_push_event(sink.get(), gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0));
+    gst_pad_push_event(sink.get(), new_keyframe_request());
 }
 
 } // namespace
@@ -767,7 +768,7 @@ void Consumer::request_keyframes()
             continue;
         // Travels upstream from the queue, through the tee, to the encoder.
         GRef<GstPad> src = adopt_ref(gst_element_get_static_pad(b.queue, "src"));
-        gst_pad_send_event(src.get(), gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0));
+        gst_pad_send_event(src.get(), new_keyframe_request());
     }
 }
 

@@ -62,8 +62,18 @@ GstPadProbeReturn on_request(GstPad* pad, GstPadProbeInfo* info, gpointer data)
     GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info);
     if (sending_coalesced || !gst_video_event_is_force_key_unit(event))
         return GST_PAD_PROBE_OK;
-    if (watch->coalescer->request(g_get_monotonic_time()))
+    if (watch->coalescer->request(g_get_monotonic_time())) {
+        GstClockTime running_time = GST_CLOCK_TIME_NONE;
+        gboolean all_headers = FALSE;
+        guint count = 0;
+        if (gst_video_event_parse_upstream_force_key_unit(event, &running_time, &all_headers, &count) &&
+            all_headers) {
+            GST_PAD_PROBE_INFO_DATA(info) =
+                gst_video_event_new_upstream_force_key_unit(running_time, FALSE, count);
+            gst_event_unref(event);
+        }
         return GST_PAD_PROBE_OK;
+    }
     GST_LOG_OBJECT(watch->log_object, "%s:%s: key-frame request coalesced", GST_DEBUG_PAD_NAME(pad));
     return GST_PAD_PROBE_DROP;
 }
@@ -78,7 +88,7 @@ GstPadProbeReturn on_frame(GstPad* pad, GstPadProbeInfo* info, gpointer data)
         // Upstream from the streaming thread: the encoder queues the request
         // under its object lock, which no pushing thread holds.
         sending_coalesced = true;
-        gst_pad_push_event(pad, gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0));
+        gst_pad_push_event(pad, new_keyframe_request());
         sending_coalesced = false;
     }
     return GST_PAD_PROBE_OK;
@@ -93,6 +103,11 @@ std::shared_ptr<KeyframeCoalescer> coalesce_keyframe_requests(GstPad* pad, GstOb
     gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, on_request, new Watch {coalescer, log_object}, destroy);
     gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_frame, new Watch {coalescer, log_object}, destroy);
     return coalescer;
+}
+
+GstEvent* new_keyframe_request()
+{
+    return gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, FALSE, 0);
 }
 
 } // namespace signalbin

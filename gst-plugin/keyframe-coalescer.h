@@ -47,6 +47,17 @@ private:
 // sink pad of a shared encoder's tee: every consumer's requests cross it)
 // and watches the frames going down it. The coalescer lives as long as the
 // pad's probes.
+// Requests that reach the encoder leave with all-headers=FALSE, whoever
+// made them (an RTCP FIR makes rtpsession ask for all headers): with
+// all-headers, h264parse 1.22 pushes SPS and PPS as a buffer of their own
+// ahead of the key frame, which rtph264pay sends as a marked packet with
+// the key frame's timestamp, and Chromium takes it for a frame, fails to
+// decode the rest and sends a PLI: a key frame every half second. The
+// payloaders' config-interval=-1 puts SPS and PPS in every key frame
+// anyway.
 std::shared_ptr<KeyframeCoalescer> coalesce_keyframe_requests(GstPad* pad, GstObject* log_object);
+
+// A key-frame request to push upstream (all-headers=FALSE, see above).
+GstEvent* new_keyframe_request();
 
 } // namespace signalbin

@@ -1,5 +1,7 @@
 #include "tier-switch.h"
 
+#include "keyframe-coalescer.h"
+
 #include <gst/video/video.h>
 
 #include <algorithm>
@@ -163,7 +165,7 @@ bool TierSwitch::add(GstElement* tee, unsigned tier, bool cut_now)
     // Up through the tee to the tier's encoder (coalesced there).
     if (!first)
         gst_pad_push_event(input->pads.funnel_pad.get(),
-                           gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0));
+                           new_keyframe_request());
     return true;
 }
 
@@ -187,7 +189,7 @@ std::vector<TierInput> TierSwitch::take_target()
     remove_probe(target);
     if (resumed)
         gst_pad_push_event(resumed->pads.funnel_pad.get(),
-                           gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0));
+                           new_keyframe_request());
     return {target->pads};
 }
 

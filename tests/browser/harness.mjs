@@ -314,7 +314,10 @@ export async function pageState(page) {
 export async function receiveStats(page) {
   return page.evaluate(async () => {
     const pc = window.signalbin?.session?.rtcPeerConnection;
-    const out = { connected: false, framesDecoded: 0, frameWidth: 0, frameHeight: 0, audioPackets: 0, videoCodec: null, audioCodec: null };
+    const out = {
+      connected: false, framesDecoded: 0, frameWidth: 0, frameHeight: 0, pliCount: 0, framesDropped: 0, audioPackets: 0,
+      videoCodec: null, audioCodec: null,
+    };
     if (!pc) return out;
     out.connected = pc.connectionState === "connected";
     const report = await pc.getStats();
@@ -325,6 +328,8 @@ export async function receiveStats(page) {
         out.framesDecoded = s.framesDecoded || 0;
         out.frameWidth = s.frameWidth || 0;
         out.frameHeight = s.frameHeight || 0;
+        out.pliCount = s.pliCount || 0; // key frames Chromium asked for
+        out.framesDropped = s.framesDropped || 0;
         out.videoCodec = codec ? codec.mimeType : null;
       } else if (s.kind === "audio") {
         out.audioPackets = s.packetsReceived || 0;
