@@ -59,9 +59,10 @@ void print_line(const Json& line)
 // Runs `loop` until SIGINT, SIGTERM or `seconds` (0: no limit).
 void run_until_stopped(GMainLoop* loop, long seconds)
 {
+    // Each source stays until removed below, the one that fired too.
     auto quit = [](gpointer data) -> gboolean {
         g_main_loop_quit(static_cast<GMainLoop*>(data));
-        return G_SOURCE_REMOVE;
+        return G_SOURCE_CONTINUE;
     };
     guint sigint = g_unix_signal_add(SIGINT, quit, loop);
     guint sigterm = g_unix_signal_add(SIGTERM, quit, loop);
@@ -166,7 +167,7 @@ gboolean on_tick(gpointer data)
     } catch (const BenchError& e) {
         w->error = e.what();
         g_main_loop_quit(w->loop);
-        return G_SOURCE_REMOVE;
+        return G_SOURCE_CONTINUE; // removed by its owner
     }
     if (w->sink) {
         GstStructure* stats = nullptr;
