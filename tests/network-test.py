@@ -44,8 +44,9 @@ def main():
                    GST_REGISTRY=os.path.join(tmp, "registry.dat"))
         # 640x480: the two programs share this machine's two cores.
         try:
-            results = phases.measure(program, [phases.phase("none"), phases.phase("loss5"), phases.phase("1mbit")],
-                                     SECONDS, env, width=640, height=480, fps=30, log=log)
+            results = phases.measure(phases.Peers(program, build, env, log),
+                                     [phases.phase("none"), phases.phase("loss5"), phases.phase("1mbit")],
+                                     SECONDS, width=640, height=480, fps=30)
         except phases.PhaseError as e:
             log.seek(0)
             print(log.read()[-4000:])

@@ -6,8 +6,12 @@
 // prints {"event": "ready", "url": ..., "names": [...]} once its encoders
 // run, then waits for N consumers to stream (signalsink's stats: connected and
 // bytes-sent rising), lets one second pass, and samples getrusage and VmRSS
-// every second for --seconds. consume runs N signalsrc that ask for H.264
-// (no decoding), in another process, until SIGTERM/SIGINT or --max-seconds.
+// every second for --seconds (and how many encoders run). consume runs N
+// signalsrc that ask for H.264 (no decoding), in another process, until
+// SIGTERM/SIGINT or --max-seconds. --address puts the server (and so the
+// sessions) on another address of this host than 127.0.0.1, for
+// bench/net/spread.py's network namespaces; --congestion-control false
+// keeps every consumer on the one top tier.
 #include "commands.h"
 #include "local-server.h"
 
@@ -27,6 +31,7 @@ struct ConsumerStat {
     std::string connection_state;
     std::string ice_connection_state;
     guint64 bytes_sent = 0;
+    int tier = -1; // its quality tier (congestion control), -1 if none
 };
 
 // Every consumer of every signalsink, by peer id.
@@ -51,6 +56,7 @@ std::map<std::string, ConsumerStat> consumer_stats(const std::vector<GRef<GstEle
             if (const char* ice = gst_structure_get_string(c, "ice-connection-state"))
                 s.ice_connection_state = ice;
             gst_structure_get_uint64(c, "bytes-sent", &s.bytes_sent);
+            gst_structure_get_int(c, "tier", &s.tier);
             all[field] = s;
         }
     }
@@ -66,7 +72,7 @@ struct Sample {
 
 void produce(const Args& args)
 {
-    args.only({"consumers", "design", "seconds", "idle-seconds", "join-timeout-s"});
+    args.only({"consumers", "design", "seconds", "idle-seconds", "join-timeout-s", "address", "congestion-control"});
     VideoFormat format = video_format(args);
     long n = args.integer("consumers", 1);
     std::string design = args.string("design", "shared");
@@ -82,7 +88,10 @@ void produce(const Args& args)
         throw BenchError("--seconds in (0, 600], --idle-seconds in [0, 60], --join-timeout-s in (0, 900]");
     bool shared = design == "shared";
 
-    LocalServer server;
+    std::string address = args.string("address", "127.0.0.1");
+    LocalServer server(address);
+    std::string ice = address == "127.0.0.1" ? loopback_ice() : std::string();
+    ice += " congestion-control=" + args.string("congestion-control", "true");
     std::vector<std::unique_ptr<Pipeline>> pipelines;
     std::vector<std::string> names;
     size_t producers = shared ? 1 : static_cast<size_t>(n);
@@ -91,7 +100,7 @@ void produce(const Args& args)
         names.push_back(name);
         pipelines.push_back(std::make_unique<Pipeline>(
             format.source() + " ! signalsink name=sink server-url=" + server.url() + " meta=\"meta,name=" + name +
-                "\" " + (shared ? std::string("max-consumers=0 ") : std::string("max-consumers=1 ")) + loopback_ice(),
+                "\" " + (shared ? std::string("max-consumers=0 ") : std::string("max-consumers=1 ")) + ice,
             "producer-" + name));
     }
     std::vector<Pipeline*> watch;
@@ -195,6 +204,14 @@ void produce(const Args& args)
     double cpu_prev = cpu_start;
     gint64 wall_prev = wall_start;
     long rss_max = 0;
+    // Encoders running (quality tiers come and go with congestion control).
+    auto encoders_now = [&] {
+        size_t count = 0;
+        for (auto& p : pipelines)
+            count += elements_of_factory(p->get(), "x264enc").size();
+        return count;
+    };
+    size_t encoders_min = encoders_now(), encoders_max = encoders_min;
     auto window_end = wall_start + static_cast<gint64>(seconds * G_USEC_PER_SEC);
     while (now_us() < window_end) {
         sleep_checking(std::min<gint64>(G_USEC_PER_SEC, window_end - now_us()), watch);
@@ -202,6 +219,9 @@ void produce(const Args& args)
         gint64 wall = now_us();
         long rss = vm_rss_kb();
         rss_max = std::max(rss_max, rss);
+        size_t running = encoders_now();
+        encoders_min = std::min(encoders_min, running);
+        encoders_max = std::max(encoders_max, running);
         if (wall - wall_prev > 100000)
             samples.push_back(Sample {(cpu - cpu_prev) / (static_cast<double>(wall - wall_prev) / 1e6), rss / 1024.0});
         cpu_prev = cpu;
@@ -218,13 +238,20 @@ void produce(const Args& args)
         fps.push_back(static_cast<double>(encoded[i]->count() - enc_before[i]) / window_s);
     std::vector<double> kbps;
     size_t connected_end = 0;
+    std::map<int, int> tiers; // consumers per tier at the end
+    Json consumers = Json::object();
     for (const auto& [peer, after] : stats_after) {
         if (after.connection_state == "connected")
             ++connected_end;
         auto before = stats_before.find(peer);
         guint64 b0 = before == stats_before.end() ? 0 : before->second.bytes_sent;
         kbps.push_back(static_cast<double>(after.bytes_sent - std::min(after.bytes_sent, b0)) * 8 / 1000 / window_s);
+        ++tiers[after.tier];
+        consumers.set(peer, Json::object().set("tier", after.tier).set("kbps", kbps.back()));
     }
+    Json tier_counts = Json::object();
+    for (const auto& [tier, count] : tiers)
+        tier_counts.set(std::to_string(tier), count);
     std::vector<double> cpu_samples, rss_samples;
     for (const Sample& s : samples) {
         cpu_samples.push_back(s.cpu_s_per_s);
@@ -264,6 +291,10 @@ void produce(const Args& args)
         .set("rss_max_mb", rss_max / 1024.0)
         .set("threads", threads)
         .set("encoders", encoded.size())
+        .set("encoders_running_min", encoders_min)
+        .set("encoders_running_max", encoders_max)
+        .set("tiers", tier_counts)
+        .set("per_consumer", consumers)
         .set("encoder_fps", to_json(fps_summary))
         .set("consumer_send_kbps", to_json(summarize(kbps)))
         .set("saturated", saturation.dump() != "[]")
@@ -297,12 +328,13 @@ void consume(const Args& args)
     }
     if (names.empty())
         throw BenchError("--names is empty");
+    std::string ice = url.find("//127.0.0.1:") != std::string::npos ? loopback_ice() : std::string();
 
     std::string description;
     for (long i = 0; i < n; ++i) {
         const std::string& name = names[static_cast<size_t>(i) % names.size()];
         description += "signalsrc name=src" + std::to_string(i) + " producer-name=" + name + " server-url=" + url + " " +
-                       loopback_ice() + " ! video/x-h264 ! fakesink name=out" + std::to_string(i) +
+                       ice + " ! video/x-h264 ! fakesink name=out" + std::to_string(i) +
                        " sync=false async=false ";
     }
     Pipeline pipeline(description, "consumers");

@@ -4,15 +4,16 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <utility>
 
 namespace signalbin::bench {
 
-LocalServer::LocalServer()
+LocalServer::LocalServer(std::string host) : host_(std::move(host))
 {
     std::string error;
     thread_.invoke_sync([&] {
         server::ServerOptions options;
-        options.host = "127.0.0.1";
+        options.host = host_;
         options.port = 0;
         options.rate_limit = 10000;
         options.rate_burst = 20000;

@@ -1,5 +1,5 @@
 // The project's signalling server, in this process on a thread of its own,
-// on 127.0.0.1 and a free port.
+// on 127.0.0.1 (or another address of this host) and a free port.
 #pragma once
 
 #include "context-thread.h"
@@ -14,12 +14,12 @@ class LocalServer {
 public:
     // Starts it; BenchError if it cannot. Rate limits are raised so that many
     // consumers joining at once are not slowed down by them.
-    LocalServer();
+    explicit LocalServer(std::string host = "127.0.0.1");
     ~LocalServer();
     LocalServer(const LocalServer&) = delete;
     LocalServer& operator=(const LocalServer&) = delete;
 
-    std::string url() const { return "ws://127.0.0.1:" + std::to_string(port_); }
+    std::string url() const { return "ws://" + host_ + ":" + std::to_string(port_); }
     size_t peer_count();
 
 private:
@@ -27,6 +27,7 @@ private:
 
     ContextThread thread_ {"bench-server"};
     std::unique_ptr<server::Server> server_;
+    std::string host_;
     unsigned port_ = 0;
 };
 

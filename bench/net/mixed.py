@@ -38,7 +38,8 @@ def main():
             open(os.path.join(os.path.dirname(out), "bench-net-mixed.log"), "w") as log:
         env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(args.build, "gst-plugin"),
                    GST_REGISTRY=os.path.join(tmp, "registry.dat"))
-        impaired, clear = phases.measure(program, specs, args.seconds, env, log=log, second_viewer=True)
+        impaired, clear = phases.measure(phases.Peers(program, args.build, env, log), specs, args.seconds,
+                                         second_viewer=True)
     for name, results in (("behind the impairment", impaired), ("unimpaired", clear)):
         print("viewer %s:" % name)
         print(phases.table(results))

@@ -1,14 +1,20 @@
-"""A network test bed: two network namespaces joined by a veth pair.
+"""A network test bed: two network namespaces joined by a veth pair, or a
+star of them (side a joined to each of sides b, c, ... by a pair of its own).
 
     with NetBed() as bed:
         sender = bed.run("a", [program, "net-send", "--address", bed.address["a"]])
         bed.shape("a", rate_kbit=1000, queue_ms=300)   # a -> b bottleneck (tbf)
         bed.loss("b", 0.02)                            # 2 % of packets into b dropped
         ...
+    with NetBed(receivers=4) as bed:                   # sides a, b, c, d, e
+        bed.shape("a", 2000, toward="c")               # a -> c only
 
 Addresses are 10.77.N.1 (side a) and 10.77.N.2 (side b), N from the
-process id, and exist only inside the two namespaces; nothing on the host
-changes; IPv6 is off inside them. This kernel has tbf and htb but no
+process id; with more sides, the K-th pair (from 0) is 10.77.N.4K+1 on a
+and 10.77.N.4K+2 on the other side (a /30 each), and every side's
+default route leads to a, so 10.77.N.1 reaches a from any side. They exist
+only inside the namespaces; nothing on the host changes; IPv6 is off
+inside them. This kernel has tbf and htb but no
 netem, so loss is iptables' `statistic` match on the receiving side's INPUT
 chain (a DROP on OUTPUT would return EPERM to the sender instead of losing
 the packet). Leaving the
@@ -25,7 +31,6 @@ import shutil
 import signal
 import subprocess
 
-SIDES = ("a", "b")
 
 
 class NetBedError(RuntimeError):
@@ -61,14 +66,26 @@ class NetBed:
                 return "%s is missing (apt install %s)" % (tool, package)
         return None
 
-    def __init__(self, tag=None):
+    def __init__(self, tag=None, receivers=1):
+        if not 1 <= receivers <= 25:
+            raise NetBedError("receivers: 1 to 25")
         pid = os.getpid()
         self.tag = tag or "sb%d" % pid
         net = pid % 250 + 1
-        self.namespace = {s: "%s%s" % (self.tag, s) for s in SIDES}
-        # Interface names: at most 15 characters.
-        self.device = {s: ("%s%s" % (self.tag, s))[-13:] + "v" + s for s in SIDES}
-        self.address = {"a": "10.77.%d.1" % net, "b": "10.77.%d.2" % net}
+        self.others = [chr(ord("b") + k) for k in range(receivers)]
+        self.sides = ["a"] + self.others
+        self.namespace = {s: "%s%s" % (self.tag, s) for s in self.sides}
+        # Interface names, at most 15 characters: a's end toward each other
+        # side, and that side's end.
+        short = ("%s" % self.tag)[-11:]
+        self.links = {o: (short + "a" + o + "v", short + o + "av") for o in self.others}
+        self.address = {"a": "10.77.%d.1" % net}
+        self.local = {}  # (side, other side) -> a's or the other's address on that link
+        for k, o in enumerate(self.others):
+            self.local[("a", o)] = "10.77.%d.%d" % (net, 4 * k + 1)
+            self.local[(o, "a")] = self.address[o] = "10.77.%d.%d" % (net, 4 * k + 2)
+        # Two sides: the device of each (shape() and loss() take sides).
+        self.device = {"a": self.links["b"][0], "b": self.links["b"][1]} if receivers == 1 else {}
         self.processes = []
         self._up = False
 
@@ -103,19 +120,27 @@ class NetBed:
         # last bed out unmounts it again (a chroot could not be removed).
         self._made_run_netns = _mounts("/run/netns") == 0
         try:
-            for s in SIDES:
+            for s in self.sides:
                 _sh(["ip", "netns", "add", self.namespace[s]])
-            _sh(["ip", "link", "add", self.device["a"], "netns", self.namespace["a"], "type", "veth", "peer", "name",
-                 self.device["b"], "netns", self.namespace["b"]])
-            for s in SIDES:
+            for o in self.others:
+                _sh(["ip", "link", "add", self.links[o][0], "netns", self.namespace["a"], "type", "veth", "peer",
+                     "name", self.links[o][1], "netns", self.namespace[o]])
+            for s in self.sides:
                 # IPv4 only: ICE would also pair the veth's IPv6 link-local
                 # addresses, which the impairments here do not touch.
                 # (procfs: sysctl is in procps, which a minimal root lacks)
                 for conf in ("all", "default"):
                     self.ip(s, ["sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/%s/disable_ipv6" % conf])
-                self.ip(s, ["ip", "addr", "add", self.address[s] + "/24", "dev", self.device[s]])
-                self.ip(s, ["ip", "link", "set", self.device[s], "up"])
                 self.ip(s, ["ip", "link", "set", "lo", "up"])
+                for o in (self.others if s == "a" else ["a"]):
+                    dev = self.links[o][0] if s == "a" else self.links[s][1]
+                    self.ip(s, ["ip", "addr", "add", self.local[(s, o)] + "/30", "dev", dev])
+                    self.ip(s, ["ip", "link", "set", dev, "up"])
+                # A default route, as a real host has: Chromium gathers
+                # candidates only on the interface that route leaves by
+                # (without one it has none). It leads to side a (from a, to b).
+                dev = self.links["b"][0] if s == "a" else self.links[s][1]
+                self.ip(s, ["ip", "route", "add", "default", "dev", dev])
         except BaseException:
             self.down()  # a half-made bed goes too
             raise
@@ -139,7 +164,7 @@ class NetBed:
         self.processes = []
         # Deleting a namespace deletes its end of the veth pair, and so both.
         existing = _sh(["ip", "netns", "list"], check=False).stdout.split()
-        for s in SIDES:
+        for s in self.sides:
             if self.namespace[s] in existing:
                 _sh(["ip", "netns", "del", self.namespace[s]], check=False)
         if getattr(self, "_made_run_netns", False) and os.path.isdir("/run/netns") and \
@@ -177,10 +202,12 @@ class NetBed:
             os.killpg(process.pid, signal.SIGKILL)
             return process.wait()
 
-    def shape(self, side, rate_kbit=None, queue_ms=300):
-        """Limits what leaves `side` to rate_kbit (tbf, a queue of queue_ms);
-        None lifts the limit."""
-        dev = self.device[side]
+    def shape(self, side, rate_kbit=None, queue_ms=300, toward=None):
+        """Limits what leaves `side` (toward side `toward`: its link to a, or
+        from a the link to that side; default b) to rate_kbit (tbf, a queue
+        of queue_ms); None lifts the limit."""
+        other = toward or ("b" if side == "a" else "a")
+        dev = self.links[other][0] if side == "a" else self.links[side][1]
         if rate_kbit is None:
             self.ip(side, ["tc", "qdisc", "del", "dev", dev, "root"], check=False)
             return
@@ -204,6 +231,8 @@ class NetBed:
                        "%.4f" % probability, "-j", "DROP"])
 
     def clear(self):
-        for s in SIDES:
-            self.shape(s, None)
+        for o in self.others:
+            self.shape("a", None, toward=o)
+            self.shape(o, None)
+        for s in self.sides:
             self.loss(s, 0)

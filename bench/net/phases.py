@@ -86,7 +86,30 @@ def _consumer(stats_line, key=None):
     return values[0] if values else None
 
 
-def _summarize(spec, t0, t1, frames, stats, fps, key=None):
+def _viewer(lines, t0, t1):
+    """What Chromium's own stats said of the phase (receive side)."""
+    in_phase = [line["viewer"] for line in lines if t0 <= line["t"] < t1]
+    if not in_phase:
+        return None
+
+    def delta(field):
+        values = [v.get(field, 0) for v in in_phase]
+        return values[-1] - values[0]
+
+    return {
+        "codec": in_phase[-1].get("codec"),
+        "frame_heights": sorted({v["frameHeight"] for v in in_phase if "frameHeight" in v}),
+        "frames_decoded": delta("framesDecoded"),
+        "frames_dropped": delta("framesDropped"),
+        "packets_lost": delta("packetsLost"),
+        "nacks_sent": delta("nackCount"),
+        "plis_sent": delta("pliCount"),
+        "freezes": delta("freezeCount"),
+        "freezes_s": round(delta("totalFreezesDuration"), 2),
+    }
+
+
+def _summarize(spec, t0, t1, frames, stats, fps, key=None, viewer_lines=()):
     window = [f for f in frames if t0 <= f["t"] < t1]
     # Clean frames by when they were sent (arrival less latency): at most
     # every frame of the phase, whatever arrives late from the one before.
@@ -97,6 +120,7 @@ def _summarize(spec, t0, t1, frames, stats, fps, key=None):
     in_phase = [c for c in (_consumer(s, key) for s in stats if t0 <= s["t"] < t1) if c]
     bitrates = [c.get("bitrate", 0) for c in in_phase]
     rtts = [c["round-trip-time"] * 1000 for c in in_phase if c.get("round-trip-time", -1) >= 0]
+    fps_sent = [c["frames-per-second"] for c in in_phase if "frames-per-second" in c]
 
     def delta(field):
         values = [c.get(field, 0) for c in in_phase]
@@ -114,6 +138,7 @@ def _summarize(spec, t0, t1, frames, stats, fps, key=None):
             "estimate_kbps": round(last.get("estimated-bitrate", 0) / 1000),
             "sent_kbps": round(last.get("bitrate", 0) / 1000),
             "tier": last.get("tier"),
+            "frame_height": last.get("frame-height"),  # Chromium's: it scales, it has no tiers
             "queue_delay_ms": round(last.get("queue-delay", 0) * 1000, 1),
             "clean_fps": sum(1 for f in clean if a <= f["t"] < b),
         })
@@ -138,42 +163,98 @@ def _summarize(spec, t0, t1, frames, stats, fps, key=None):
         "retransmitted_kbytes": round(delta("retransmitted-bytes") / 1000, 1),
         "fraction_lost_max": max((c.get("fraction-lost", 0) for c in in_phase), default=0),
         "rtt_ms_median": statistics.median(rtts) if rtts else None,
+        "codec": next((c["codec"] for c in in_phase[::-1] if c.get("codec")), None),
+        # A Chromium sender's own frame rate and what it says limits it.
+        "sender_fps": round(statistics.mean(fps_sent), 1) if fps_sent else None,
+        "quality_limitation": sorted({c["quality-limitation"] for c in in_phase if c.get("quality-limitation")}),
+        "frame_heights": sorted({c["frame-height"] for c in in_phase if c.get("frame-height")}),
+        "viewer": _viewer(viewer_lines, t0, t1),
     }
 
 
-def measure(program, phases, seconds, env, width=1280, height=720, fps=30, log=None, start_timeout_s=60,
-            send_args=(), second_viewer=False):
+# The peers a session can have, by name: on side a a sender, on side b a
+# receiver (bench/net/browser.mjs drives Chromium).
+SENDERS = ("signalsink", "chromium")
+RECEIVERS = ("signalsrc", "chromium")
+
+
+class Peers:
+    """How to start each peer: signalbin-bench-media (`program`), node with
+    bench/net/browser.mjs, signalbin-server for a Chromium sender."""
+
+    def __init__(self, program, build, env, log=None):
+        import os
+        self.program = program
+        self.build = build
+        self.env = env
+        self.log = log
+        self.browser = [os.environ.get("NODE", "node"), os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                                     "browser.mjs")]
+        self.server = os.path.join(build, "signaling-server", "signalbin-server")
+
+    def start(self, bed, side, argv):
+        return bed.run(side, argv, stdout=subprocess.PIPE, stderr=self.log or subprocess.DEVNULL, text=True,
+                       env=self.env)
+
+    def sender(self, bed, kind, port, common, send_args):
+        """Starts the sender on side a; (the processes started, its output)."""
+        url = "ws://%s:%s" % (bed.address["a"], port)
+        if kind == "signalsink":
+            p = self.start(bed, "a", [self.program, "net-send", "--address", bed.address["a"], "--port", port]
+                           + common + list(send_args))
+            return [p], _Lines(p, self.log)
+        if kind != "chromium":
+            raise PhaseError("unknown sender %s (known: %s)" % (kind, ", ".join(SENDERS)))
+        # A producer in Chromium needs a server to publish to.
+        server = self.start(bed, "a", [self.server, "--host", bed.address["a"], "--port", port])
+        lines = _Lines(server, self.log)
+        _wait(lambda: server.poll() is None and _listening(bed, port), 30, "signalbin-server listening", [server])
+        p = self.start(bed, "a", self.browser + ["send", "--server-url", url, "--build", self.build] + common)
+        return [server, p], _Lines(p, self.log)
+
+    def receiver(self, bed, kind, port, common, side="b"):
+        url = "ws://%s:%s" % (bed.address["a"], port)
+        if kind == "signalsrc":
+            p = self.start(bed, side, [self.program, "net-receive", "--server-url", url] + common)
+        elif kind == "chromium":
+            p = self.start(bed, side, self.browser + ["receive", "--server-url", url, "--build", self.build] + common)
+        else:
+            raise PhaseError("unknown receiver %s (known: %s)" % (kind, ", ".join(RECEIVERS)))
+        return p, _Lines(p, self.log)
+
+
+def _listening(bed, port):
+    return bed.ip("a", ["bash", "-c", "exec 3<>/dev/tcp/%s/%s" % (bed.address["a"], port)], check=False).returncode == 0
+
+
+def measure(peers, phases, seconds, width=1280, height=720, fps=30, start_timeout_s=90, send_args=(),
+            second_viewer=False, sender="signalsink", receiver="signalsrc"):
     """Runs the phases (dicts from phase()) in order, `seconds` each, on a new
-    NetBed; returns one summary per phase. `log` (a file) gets the programs'
-    stderr and non-JSON output. With `second_viewer`, another receiver
-    watches from the sender's own namespace, where no impairment reaches it;
-    then the result is (the impaired viewer's summaries, the other's)."""
+    NetBed, between a `sender` and a `receiver` (names from SENDERS and
+    RECEIVERS) started by `peers` (a Peers); returns one summary per phase.
+    With `second_viewer`, another receiver of the same kind watches from the
+    sender's own namespace, where no impairment reaches it; then the result
+    is (the impaired viewer's summaries, the other's)."""
     common = ["--width", str(width), "--height", str(height), "--fps", str(fps)]
     with NetBed() as bed:
         port = "8443"
-        sender = bed.run("a", [program, "net-send", "--address", bed.address["a"], "--port", port] + common
-                         + list(send_args),
-                         stdout=subprocess.PIPE, stderr=log or subprocess.DEVNULL, text=True, env=env)
-        sent = _Lines(sender, log)
-        _wait(lambda: any(i.get("ready") for i in sent.snapshot()), start_timeout_s, "sender ready", [sender])
-        receiver = bed.run("b", [program, "net-receive", "--server-url", "ws://%s:%s" % (bed.address["a"], port)]
-                           + common, stdout=subprocess.PIPE, stderr=log or subprocess.DEVNULL, text=True, env=env)
-        received = _Lines(receiver, log)
+        senders, sent = peers.sender(bed, sender, port, common, send_args)
+        _wait(lambda: any(i.get("ready") for i in sent.snapshot()), start_timeout_s, "sender ready", senders)
+        first, received = peers.receiver(bed, receiver, port, common)
         _wait(lambda: sum(1 for f in received.snapshot() if f.get("clean")) >= fps, start_timeout_s,
-              "first second of clean frames", [sender, receiver])
+              "first second of clean frames", senders + [first])
         keys = [None]
-        processes = [receiver]
+        processes = [first]
         viewers = [received]
         if second_viewer:
             # Told apart in the sender's stats by who came first.
-            first = [k for line in sent.snapshot() for k in line.get("stats", {})]
-            keys = [first[-1]]
-            other = bed.run("a", [program, "net-receive", "--server-url", "ws://%s:%s" % (bed.address["a"], port)]
-                            + common, stdout=subprocess.PIPE, stderr=log or subprocess.DEVNULL, text=True, env=env)
+            known = [k for line in sent.snapshot() for k in line.get("stats", {})]
+            keys = [known[-1]]
+            other, lines = peers.receiver(bed, receiver, port, common, side="a")
             processes.append(other)
-            viewers.append(_Lines(other, log))
+            viewers.append(lines)
             _wait(lambda: sum(1 for f in viewers[1].snapshot() if f.get("clean")) >= fps, start_timeout_s,
-                  "the second viewer's first second of clean frames", [sender, receiver, other])
+                  "the second viewer's first second of clean frames", senders + processes)
             both = [k for line in sent.snapshot()[-2:] for k in line.get("stats", {})]
             keys.append(next(k for k in both if k != keys[0]))
         windows = []
@@ -186,21 +267,23 @@ def measure(program, phases, seconds, env, width=1280, height=720, fps=30, log=N
             t0 = time.monotonic()
             deadline = t0 + seconds
             while time.monotonic() < deadline:
-                for p in [sender] + processes:
+                for p in senders + processes:
                     if p.poll() is not None:
                         raise PhaseError("phase %s: a program exited (status %d)" % (spec["name"], p.returncode))
                 time.sleep(0.2)
             windows.append((spec, t0, time.monotonic()))
         bed.clear()
-        for p in processes[::-1] + [sender]:
+        for p in processes[::-1] + senders[::-1]:
             status = bed.stop(p)
             if status != 0:
                 raise PhaseError("a program exited with status %d when stopped" % status)
         stats = [s for s in sent.snapshot() if "stats" in s]
         results = []
         for viewer, key in zip(viewers, keys):
-            frames = [f for f in viewer.snapshot() if "clean" in f]
-            results.append([_summarize(spec, t0, t1, frames, stats, fps, key) for spec, t0, t1 in windows])
+            lines = viewer.snapshot()
+            frames = [f for f in lines if "clean" in f]
+            chromium = [line for line in lines if "viewer" in line]
+            results.append([_summarize(spec, t0, t1, frames, stats, fps, key, chromium) for spec, t0, t1 in windows])
         return tuple(results) if second_viewer else results[0]
 
 

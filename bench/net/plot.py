@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """An SVG of one bench/net run: second by second, the consumer's estimate,
 what signalsink sent and the bottleneck's capacity (kbit/s), its tier, and
-the clean frames per second, across the phases in order. No dependencies.
+the clean frames per second, across the phases in order (for a Chromium
+sender, which has no tiers, its frame height instead). No dependencies.
 
     bench/net/plot.py build/bench/net-results.json docs/images/net-after.svg
 """
 
 import json
+import math
 import sys
 
 WIDTH, HEIGHT = 960, 420
@@ -59,6 +61,13 @@ def main():
     out.append(polyline([(x(j), rate_y(t["estimate_kbps"])) for j, (_, t) in enumerate(seconds)], "#d62728"))
     out.append(polyline([(x(j), rate_y(t["sent_kbps"])) for j, (_, t) in enumerate(seconds)], "#1f77b4"))
     tiers = [(j, t["tier"]) for j, (_, t) in enumerate(seconds) if t.get("tier") is not None and t["tier"] >= 0]
+    by_height = not tiers
+    if by_height:
+        # A Chromium sender has no tiers; it scales: each halving of the
+        # frame height is a step down, as a tier's divisor of 2 is.
+        top_height = max([t.get("frame_height") or 0 for _, t in seconds] + [1])
+        tiers = [(j, min(3.0, math.log2(top_height / t["frame_height"]))) for j, (_, t) in enumerate(seconds)
+                 if t.get("frame_height")]
     steps = []
     for j, v in tiers:
         steps += [(x(j), tier_y(v)), (x(j + 1), tier_y(v))]
@@ -71,8 +80,9 @@ def main():
                                                                                    rate_y(v)))
     out.append(text(LEFT - 5, TOP - 8, "kbit/s", "end", 10))
     for v in range(4):
-        out.append(text(LEFT - 5, tier_y(v) + 4, str(v), "end", 10))
-    out.append(text(LEFT - 30, tier_top + TIER_H / 2, "tier", "end", 10))
+        label = str(round(top_height / 2 ** v)) if by_height else str(v)
+        out.append(text(LEFT - 5, tier_y(v) + 4, label, "end", 10))
+    out.append(text(LEFT - 30, tier_top + TIER_H / 2, "height" if by_height else "tier", "end", 10))
     for v in (0, 30):
         out.append(text(LEFT - 5, fps_y(v) + 4, str(v), "end", 10))
     out.append(text(LEFT - 30, fps_top + FPS_H / 2, "clean/s", "end", 10))
@@ -84,6 +94,9 @@ def main():
         out.append(text(lx + 16, HEIGHT - 9, name, size=10))
         lx += 110
     out.append(text(WIDTH - RIGHT, HEIGHT - 9, "%d s" % n, "end", 10))
+    settings = results.get("settings", {})
+    if settings.get("sender"):
+        out.append(text(WIDTH - 5, 14, "%s &#8594; %s" % (settings["sender"], settings["receiver"]), "end", 11))
     out.append("</svg>\n")
     with open(sys.argv[2], "w") as f:
         f.write("".join(out))
