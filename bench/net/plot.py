@@ -82,11 +82,12 @@ def main():
     for v in range(4):
         label = str(round(top_height / 2 ** v)) if by_height else str(v)
         out.append(text(LEFT - 5, tier_y(v) + 4, label, "end", 10))
-    out.append(text(LEFT - 30, tier_top + TIER_H / 2, "height" if by_height else "tier", "end", 10))
+    out.append(text(2, tier_top + TIER_H / 2, "height" if by_height else "tier", "start", 10))
     for v in (0, 30):
         out.append(text(LEFT - 5, fps_y(v) + 4, str(v), "end", 10))
-    out.append(text(LEFT - 30, fps_top + FPS_H / 2, "clean/s", "end", 10))
-    legend = [("estimate", "#d62728"), ("sent", "#1f77b4"), ("capacity", "#999"), ("tier", "#2ca02c"),
+    out.append(text(2, fps_top + FPS_H / 2, "clean/s", "start", 10))
+    legend = [("estimate", "#d62728"), ("sent", "#1f77b4"), ("capacity", "#999"),
+              ("frame height" if by_height else "tier", "#2ca02c"),
               ("clean frames/s", "#9467bd")]
     lx = LEFT
     for name, color in legend:
