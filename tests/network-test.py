@@ -37,11 +37,10 @@ def main():
     if why:
         print("SKIP: " + why)
         return 77
-    program = os.path.join(build, "bench", "media", "signalbin-bench-media")
+    program = phases.bench_program(build)
     with tempfile.TemporaryDirectory(prefix="signalbin-network-test-") as tmp, \
             open(os.path.join(tmp, "programs.log"), "w+") as log:
-        env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(build, "gst-plugin"),
-                   GST_REGISTRY=os.path.join(tmp, "registry.dat"))
+        env = phases.environment(build, tmp)
         # 640x480: the two programs share this machine's two cores.
         try:
             results = phases.measure(phases.Peers(program, build, env, log),

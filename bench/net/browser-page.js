@@ -49,6 +49,18 @@ window.RTCPeerConnection = class extends NativePeerConnection {
 
 const report = (item) => window.benchReport(item);
 
+// Once a second: `read(stats, pc, now)` of the newest peer connection's
+// getStats(), reported with the time.
+function reportStats(read) {
+  setInterval(async () => {
+    const pc = pcs[pcs.length - 1];
+    if (!pc) return;
+    const stats = await pc.getStats();
+    const now = performance.now();
+    report({ perf: now, ...read(stats, pc, now) });
+  }, 1000);
+}
+
 // ---- sender ----------------------------------------------------------------
 // videotestsrc's SMPTE bars (75 %), scrolled 4 px a frame as net-send's.
 const BARS = ["#c0c0c0", "#c0c000", "#00c0c0", "#00c000", "#c000c0", "#c00000", "#0000c0"];
@@ -105,10 +117,7 @@ function send() {
     disconnected: () => report({ error: "signalling disconnected" }),
   });
   let last = null;
-  setInterval(async () => {
-    const pc = pcs[pcs.length - 1];
-    if (!pc) return;
-    const stats = await pc.getStats();
+  reportStats((stats, pc, now) => {
     const out = {};
     stats.forEach((s) => {
       if (s.type === "outbound-rtp" && s.kind === "video") {
@@ -130,11 +139,10 @@ function send() {
       }
     });
     out["connection-state"] = pc.connectionState;
-    const now = performance.now();
     if (last && out.bytes !== undefined) out.bitrate = Math.round(((out.bytes - last.bytes) * 8 * 1000) / (now - last.time));
     if (out.bytes !== undefined) last = { bytes: out.bytes, time: now };
-    report({ perf: now, stats: { chromium: out } });
-  }, 1000);
+    return { stats: { chromium: out } };
+  });
 }
 
 // ---- viewer ----------------------------------------------------------------
@@ -221,10 +229,7 @@ function view() {
     disconnected: () => report({ error: "signalling disconnected" }),
   });
   api.registerPeerListener({ producerAdded: maybeWatch, producerRemoved: () => {} });
-  setInterval(async () => {
-    const pc = pcs[pcs.length - 1];
-    if (!pc) return;
-    const stats = await pc.getStats();
+  reportStats((stats, pc) => {
     const out = {};
     stats.forEach((s) => {
       if (s.type === "inbound-rtp" && s.kind === "video") {
@@ -236,8 +241,8 @@ function view() {
       }
     });
     out.connectionState = pc.connectionState;
-    report({ perf: performance.now(), viewer: out });
-  }, 1000);
+    return { viewer: out };
+  });
 }
 
 window.benchStart = (offsetMs) => {

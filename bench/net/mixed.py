@@ -31,13 +31,12 @@ def main():
     why = NetBed.unavailable()
     if why:
         sys.exit("bench/net: " + why)
-    program = os.path.join(args.build, "bench", "media", "signalbin-bench-media")
+    program = phases.bench_program(args.build)
     out = args.out or os.path.join(args.build, "bench", "net-mixed.json")
     specs = [phases.phase(name) for name in args.phases.split(",")]
     with tempfile.TemporaryDirectory(prefix="signalbin-net-") as tmp, \
             open(os.path.join(os.path.dirname(out), "bench-net-mixed.log"), "w") as log:
-        env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(args.build, "gst-plugin"),
-                   GST_REGISTRY=os.path.join(tmp, "registry.dat"))
+        env = phases.environment(args.build, tmp)
         impaired, clear = phases.measure(phases.Peers(program, args.build, env, log), specs, args.seconds,
                                          second_viewer=True)
     for name, results in (("behind the impairment", impaired), ("unimpaired", clear)):

@@ -12,6 +12,7 @@ retransmitted.
 """
 
 import json
+import os
 import statistics
 import subprocess
 import threading
@@ -22,6 +23,18 @@ from netbed import NetBed
 
 class PhaseError(RuntimeError):
     pass
+
+
+def bench_program(build):
+    """signalbin-bench-media in a build directory."""
+    return os.path.join(build, "bench", "media", "signalbin-bench-media")
+
+
+def environment(build, tmp):
+    """The programs' environment: our plugin from `build`, a GStreamer
+    registry of their own in the directory `tmp`."""
+    return dict(os.environ, GST_PLUGIN_PATH=os.path.join(build, "gst-plugin"),
+                GST_REGISTRY=os.path.join(tmp, "registry.dat"))
 
 
 # The phases of the issue's table, by name.
@@ -183,7 +196,6 @@ class Peers:
     bench/net/browser.mjs, signalbin-server for a Chromium sender."""
 
     def __init__(self, program, build, env, log=None):
-        import os
         self.program = program
         self.build = build
         self.env = env

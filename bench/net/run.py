@@ -42,23 +42,24 @@ def main():
     why = NetBed.unavailable()
     if why:
         sys.exit("bench/net: " + why)
-    program = os.path.join(args.build, "bench", "media", "signalbin-bench-media")
+    program = phases.bench_program(args.build)
     if not os.access(program, os.X_OK):
         sys.exit("bench/net: %s is missing: build first (ninja -C %s)" % (program, args.build))
     pairs = [tuple(p.split(":")) for p in args.pairs.split(",")]
     for pair in pairs:
         if len(pair) != 2 or pair[0] not in phases.SENDERS or pair[1] not in phases.RECEIVERS:
             sys.exit("bench/net: --pairs: %s is not sender:receiver" % ":".join(pair))
+    if args.out and len(pairs) > 1:
+        sys.exit("bench/net: --out takes one pair (several write BUILD/bench/net-results-SENDER-RECEIVER.json)")
     specs = [phases.phase(name) for name in args.phases.split(",")]
     outputs = []
     for sender, receiver in pairs:
         default = (sender, receiver) == ("signalsink", "signalsrc")
         name = "net-results.json" if default else "net-results-%s-%s.json" % (sender, receiver)
-        out = args.out if args.out and len(pairs) == 1 else os.path.join(args.build, "bench", name)
+        out = args.out or os.path.join(args.build, "bench", name)
         log_path = out[:-len(".json")] + ".log"
         with tempfile.TemporaryDirectory(prefix="signalbin-net-") as tmp, open(log_path, "w") as log:
-            env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(args.build, "gst-plugin"),
-                       GST_REGISTRY=os.path.join(tmp, "registry.dat"))
+            env = phases.environment(args.build, tmp)
             peers = phases.Peers(program, args.build, env, log)
             results = phases.measure(peers, specs, args.seconds, args.width, args.height, args.fps,
                                      send_args=["--congestion-control", args.congestion_control],

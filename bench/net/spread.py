@@ -23,6 +23,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from netbed import NetBed  # noqa: E402
+import phases  # noqa: E402
 from phases import PhaseError, _Lines, _wait  # noqa: E402
 
 # Per consumer, what each group's link carries: none (top tier), then about
@@ -98,13 +99,12 @@ def main():
     why = NetBed.unavailable()
     if why:
         sys.exit("bench/net: " + why)
-    program = os.path.join(args.build, "bench", "media", "signalbin-bench-media")
+    program = phases.bench_program(args.build)
     out = args.out or os.path.join(args.build, "bench", "net-spread.json")
     results = []
     with tempfile.TemporaryDirectory(prefix="signalbin-net-") as tmp, \
             open(out[:-len(".json")] + ".log", "w") as log:
-        env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(args.build, "gst-plugin"),
-                   GST_REGISTRY=os.path.join(tmp, "registry.dat"))
+        env = phases.environment(args.build, tmp)
         for name, shaped, cc in (("spread over the tiers", True, True), ("no bottleneck", False, True),
                                  ("no bottleneck, congestion-control=false", False, False)):
             r = run(program, env, log, GROUP_KBIT, args.per_group, args.seconds, shaped, cc)
