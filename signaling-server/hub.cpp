@@ -5,6 +5,8 @@
 
 #include <glib.h>
 
+#include <algorithm>
+
 namespace signalbin::server {
 
 using namespace protocol;
@@ -177,6 +179,15 @@ void Hub::end_session_request(const std::string& id, const std::string& session_
                               const std::optional<std::string>& reason)
 {
     auto it = sessions_.find(session_id);
+    if (it == sessions_.end()) {
+        auto was = std::find_if(ended_.begin(), ended_.end(), [&](const auto& e) {
+            return e.first == session_id && (e.second.producer == id || e.second.consumer == id);
+        });
+        if (was != ended_.end()) {
+            log("endSession for session " + session_id + " from " + id + " ignored: it had ended already");
+            return;
+        }
+    }
     if (it == sessions_.end() || (it->second.producer != id && it->second.consumer != id)) {
         send_error(id, "endSession: you are not in a session with id \"" + session_id + "\"");
         return;
@@ -205,6 +216,9 @@ void Hub::end_session(const std::string& session_id, std::string notify,
         return;
     Session s = it->second;
     sessions_.erase(it);
+    ended_.emplace_back(session_id, s);
+    if (ended_.size() > kEndedRemembered)
+        ended_.pop_front();
     for (const std::string* member : {&s.producer, &s.consumer}) {
         auto p = peers_.find(*member);
         if (p != peers_.end())

@@ -6,6 +6,7 @@
 
 #include "protocol.h"
 
+#include <deque>
 #include <functional>
 #include <set>
 #include <string>
@@ -80,6 +81,11 @@ private:
     std::function<std::string()> make_session_id_;
     std::unordered_map<std::string, PeerState> peers_;
     std::unordered_map<std::string, Session> sessions_;
+    // Sessions that ended lately, oldest first, with who was in them: an
+    // endSession from one of them that crossed the end (gstwebrtc-api sends
+    // one after the other side left) is ignored, not answered with an error.
+    static constexpr size_t kEndedRemembered = 1024;
+    std::deque<std::pair<std::string, Session>> ended_;
     std::unordered_set<std::string> listeners_;
 };
 

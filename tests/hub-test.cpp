@@ -495,10 +495,19 @@ GST_START_TEST(test_end_session_v1_0)
     fail_unless(r.hub().session_count() == 0, "session survived endSession");
     fail_unless(!r.log().empty() && contains(r.log().back(), session), "no log line for the end");
 
-    // The session is gone for both.
+    // The session is gone for both. An endSession that crossed the end
+    // (P1 ends it too, not knowing) is ignored, as gstwebrtc-api sends one
+    // after the other side left; from a peer that was not in it, or for a
+    // session that never was, it is an error still.
     r.handle("P1", Peer {session, Sdp {Sdp::Type::Offer, "v=0"}});
     r.only_error("P1");
-    r.handle("C1", EndSession {session});
+    r.handle("P1", EndSession {session});
+    r.nothing_sent("a late endSession");
+    fail_unless(contains(r.log().back(), "ignored"), "no log line for the late endSession");
+    r.connect("C9");
+    r.handle("C9", EndSession {session});
+    r.only_error("C9");
+    r.handle("C1", EndSession {"no-such-session"});
     r.only_error("C1");
 
     // And a new one can start.
