@@ -2,6 +2,8 @@
 
 #include <gst/gst.h>
 
+#include <algorithm>
+
 namespace signalbin {
 
 namespace {
@@ -25,10 +27,14 @@ constexpr auto kFlags = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STA
 
 GParamSpec* string_list_spec(const char* name, const char* nick, const char* blurb)
 {
-    return gst_param_spec_array(name, nick, blurb,
-                                g_param_spec_string("item", "Item", "One entry", nullptr,
-                                                    static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)),
-                                kFlags);
+    return string_list_param_spec(name, nick, blurb, nullptr, kFlags);
+}
+
+std::string trimmed(const std::string& text)
+{
+    size_t begin = text.find_first_not_of(" \t\n");
+    size_t end = text.find_last_not_of(" \t\n");
+    return begin == std::string::npos ? std::string() : text.substr(begin, end - begin + 1);
 }
 
 } // namespace
@@ -75,12 +81,12 @@ void install_common_properties(GObjectClass* klass, guint first)
         klass, first + TURN_SERVERS,
         string_list_spec("turn-servers", "TURN servers",
                          "TURN servers as turn(s)://user:password@host:port, e.g. "
-                         "turn-servers=\"<\\\"turn://u:p@turn.example.com:3478\\\">\""));
+                         "turn-servers=turn://u:p@turn.example.com:3478"));
     g_object_class_install_property(
         klass, first + ICE_LOCAL_ADDRESSES,
         string_list_spec("ice-local-addresses", "ICE local addresses",
-                         "Extra local addresses to gather ICE candidates on, e.g. \"<127.0.0.1>\" on a host whose "
-                         "only interface is loopback (libnice skips loopback otherwise)"));
+                         "Extra local addresses to gather ICE candidates on, e.g. ice-local-addresses=127.0.0.1 on a "
+                         "host whose only interface is loopback (libnice skips loopback otherwise)"));
     g_object_class_install_property(
         klass, first + TOKEN,
         g_param_spec_string("token", "Token",
@@ -131,25 +137,86 @@ void set_string_value(GValue* value, const std::string& text)
     g_value_set_string(value, text.empty() ? nullptr : text.c_str());
 }
 
+GParamSpec* string_list_param_spec(const char* name, const char* nick, const char* blurb, const char* default_value,
+                                   GParamFlags flags)
+{
+    std::string text = std::string(blurb) + ". A list: comma-separated (a,b), or GStreamer's array syntax (<a, b>, "
+                                            "<\"a\", \"b\">, which quotes an entry with a comma in it)";
+    return g_param_spec_string(name, nick, g_intern_string(text.c_str()), default_value,
+                               static_cast<GParamFlags>(flags & ~G_PARAM_STATIC_BLURB));
+}
+
+std::vector<std::string> parse_string_list(const std::string& input)
+{
+    std::string text = trimmed(input);
+    if (text.size() >= 2 && text.front() == '<' && text.back() == '>')
+        text = text.substr(1, text.size() - 2);
+    std::vector<std::string> out;
+    std::string item;
+    bool quoted = false; // inside "..."
+    bool was_quoted = false;
+    auto finish = [&] {
+        std::string entry = was_quoted ? item : trimmed(item);
+        if (!entry.empty())
+            out.push_back(entry);
+        item.clear();
+        was_quoted = false;
+    };
+    for (size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (quoted) {
+            if (c == '\\' && i + 1 < text.size())
+                item += text[++i];
+            else if (c == '"')
+                quoted = false;
+            else
+                item += c;
+        } else if (c == '"') {
+            // A quoted entry: what was before it is only blanks.
+            item.clear();
+            quoted = was_quoted = true;
+        } else if (c == ',') {
+            finish();
+        } else if (!was_quoted) {
+            item += c;
+        }
+    }
+    finish();
+    return out;
+}
+
+std::string format_string_list(const std::vector<std::string>& items)
+{
+    bool plain = std::all_of(items.begin(), items.end(), [](const std::string& s) {
+        return !s.empty() && s.find_first_of(",\"\\<> \t\n") == std::string::npos;
+    });
+    std::string out;
+    for (const std::string& s : items) {
+        if (!out.empty())
+            out += plain ? "," : ", ";
+        if (plain) {
+            out += s;
+            continue;
+        }
+        out += '"';
+        for (char c : s) {
+            if (c == '"' || c == '\\')
+                out += '\\';
+            out += c;
+        }
+        out += '"';
+    }
+    return plain ? out : "<" + out + ">";
+}
+
 std::vector<std::string> string_array(const GValue* value)
 {
-    std::vector<std::string> out;
-    for (guint i = 0; i < gst_value_array_get_size(value); ++i) {
-        const GValue* item = gst_value_array_get_value(value, i);
-        if (G_VALUE_HOLDS_STRING(item) && g_value_get_string(item))
-            out.emplace_back(g_value_get_string(item));
-    }
-    return out;
+    return parse_string_list(string_value(value));
 }
 
 void set_string_array(GValue* value, const std::vector<std::string>& strings)
 {
-    for (const std::string& s : strings) {
-        GValue item = G_VALUE_INIT;
-        g_value_init(&item, G_TYPE_STRING);
-        g_value_set_string(&item, s.c_str());
-        gst_value_array_append_and_take_value(value, &item);
-    }
+    set_string_value(value, format_string_list(strings));
 }
 
 bool set_common_property(CommonSettings& s, guint first, guint id, const GValue* value)

@@ -44,7 +44,18 @@ bool get_common_property(const CommonSettings& settings, guint first_id, guint i
 std::string string_value(const GValue* value);
 void set_string_value(GValue* value, const std::string& text);
 
-// GstValueArray of strings <-> vector.
+// List properties are strings, so that what a user types works: "a",
+// "a,b", or GStreamer's array syntax "<a, b>" / "<\"a\", \"b\">" (quotes
+// keep a comma or blanks inside an entry; backslash escapes " and \). An
+// application setting a GstValueArray gets it turned into that syntax by
+// GStreamer's transform to string. Empty entries are dropped.
+GParamSpec* string_list_param_spec(const char* name, const char* nick, const char* blurb, const char* default_value,
+                                   GParamFlags flags);
+std::vector<std::string> parse_string_list(const std::string& text);
+// "a,b" when no entry needs quotes, else <"a", "b,c">.
+std::string format_string_list(const std::vector<std::string>& items);
+
+// A list property's value <-> vector.
 std::vector<std::string> string_array(const GValue* value);
 void set_string_array(GValue* value, const std::vector<std::string>& strings);
 

@@ -492,22 +492,17 @@ static void gst_signal_sink_class_init(GstSignalSinkClass* klass)
                           "Sessions beyond this many are refused (ended at once, with a warning); 0: no limit. "
                           "Each consumer costs about 10 ms of CPU a second and 2 MB of memory",
                           0, G_MAXUINT, kDefaultMaxConsumers, rw));
-    auto codec_list = [](const char* name, const char* nick, const char* blurb) {
-        return gst_param_spec_array(name, nick, blurb,
-                                    g_param_spec_string("codec", "Codec", "A codec name", nullptr,
-                                                        static_cast<GParamFlags>(G_PARAM_READWRITE |
-                                                                                 G_PARAM_STATIC_STRINGS)),
-                                    rw);
-    };
     g_object_class_install_property(
         object_class, PROP_VIDEO_CODECS,
-        codec_list("video-codecs", "Video codecs",
-                   "Codecs to encode raw video to, by preference: h264, vp8. Default <h264, vp8>. A consumer gets the "
-                   "first it supports; each codec in use is encoded once for all consumers. Encoded input is sent "
-                   "as it is"));
+        string_list_param_spec("video-codecs", "Video codecs",
+                               "Codecs to encode raw video to, by preference: h264, vp8. A consumer gets the first "
+                               "it supports; each codec in use is encoded once for all consumers. Encoded input is "
+                               "sent as it is",
+                               "h264,vp8", rw));
     g_object_class_install_property(object_class, PROP_AUDIO_CODECS,
-                                    codec_list("audio-codecs", "Audio codecs",
-                                               "Codecs to encode raw audio to, by preference: opus. Default <opus>"));
+                                    string_list_param_spec("audio-codecs", "Audio codecs",
+                                                           "Codecs to encode raw audio to, by preference: opus",
+                                                           "opus", rw));
     g_object_class_install_property(
         object_class, PROP_VIDEO_BITRATE,
         g_param_spec_uint("video-bitrate", "Video bitrate", "Target bitrate of the video encoders, in kbit/s", 64,

@@ -202,11 +202,58 @@ GST_START_TEST(test_h264_input)
 }
 GST_END_TEST;
 
+// List properties take what a user types: one entry, comma-separated
+// entries, or GStreamer's array syntax; an application's GstValueArray too.
+GST_START_TEST(test_list_properties)
+{
+    GError* error = nullptr;
+    GstElement* parsed = gst_parse_launch("signalsink name=sink ice-local-addresses=127.0.0.1 video-codecs=vp8,h264 "
+                                          "turn-servers=\"<\\\"turn://u:p,q@h:3478\\\", turn://v:w@i:3478>\" "
+                                          "signalsrc name=src ice-local-addresses=127.0.0.1,10.0.0.2",
+                                          &error);
+    fail_unless(parsed != nullptr && error == nullptr, "gst-launch syntax refused: %s", error ? error->message : "");
+    GRef<GstElement> pipeline = adopt_ref(GST_ELEMENT(gst_object_ref_sink(parsed)));
+    GRef<GstElement> sink = adopt_ref(gst_bin_get_by_name(GST_BIN(parsed), "sink"));
+    GRef<GstElement> src = adopt_ref(gst_bin_get_by_name(GST_BIN(parsed), "src"));
+    auto get = [](GstElement* e, const char* name) {
+        gchar* text = nullptr;
+        g_object_get(e, name, &text, nullptr);
+        std::string out = text ? text : "";
+        g_free(text);
+        return out;
+    };
+    auto expect = [&](GstElement* e, const char* name, const std::string& want) {
+        std::string got = get(e, name);
+        fail_unless(got == want, "%s: \"%s\", expected \"%s\"", name, got.c_str(), want.c_str());
+    };
+    expect(sink.get(), "ice-local-addresses", "127.0.0.1");
+    expect(sink.get(), "video-codecs", "vp8,h264");
+    expect(sink.get(), "turn-servers", "<\"turn://u:p,q@h:3478\", \"turn://v:w@i:3478\">");
+    expect(sink.get(), "audio-codecs", "opus");
+    expect(src.get(), "ice-local-addresses", "127.0.0.1,10.0.0.2");
+    gst_util_set_object_arg(G_OBJECT(sink.get()), "ice-local-addresses", "< 10.0.0.3 , \"10.0.0.4\" >");
+    expect(sink.get(), "ice-local-addresses", "10.0.0.3,10.0.0.4");
+
+    // An application's GstValueArray, as before lists were strings.
+    GValue array = G_VALUE_INIT;
+    gst_value_array_init(&array, 2);
+    for (const char* address : {"10.0.0.5", "10.0.0.6"}) {
+        GValue item = G_VALUE_INIT;
+        g_value_init(&item, G_TYPE_STRING);
+        g_value_set_string(&item, address);
+        gst_value_array_append_and_take_value(&array, &item);
+    }
+    g_object_set_property(G_OBJECT(src.get()), "ice-local-addresses", &array);
+    g_value_unset(&array);
+    expect(src.get(), "ice-local-addresses", "10.0.0.5,10.0.0.6");
+}
+GST_END_TEST;
+
 GST_START_TEST(test_vp8_preferred)
 {
     SocketCheck sockets;
     Pipeline producer(std::string(kVideoSource) + " ! " + embedded_sink());
-    gst_util_set_object_arg(G_OBJECT(producer.element("sink").get()), "video-codecs", "<vp8,h264>");
+    gst_util_set_object_arg(G_OBJECT(producer.element("sink").get()), "video-codecs", "vp8,h264");
     producer.play();
     unsigned port = server_port(producer);
 
@@ -511,6 +558,7 @@ static Suite* elements_suite()
     tcase_add_test(tc, test_audio);
     tcase_add_test(tc, test_video_and_audio);
     tcase_add_test(tc, test_h264_input);
+    tcase_add_test(tc, test_list_properties);
     tcase_add_test(tc, test_vp8_preferred);
 
     tc = add("consumers");

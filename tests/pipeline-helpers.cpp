@@ -155,7 +155,7 @@ Pipeline::Pipeline(const std::string& description)
     for (const GRef<GstElement>& e : bin_elements(GST_BIN(pipeline_.get()))) {
         std::string factory = factory_name(e.get());
         if (factory == "signalsink" || factory == "signalsrc")
-            gst_util_set_object_arg(G_OBJECT(e.get()), "ice-local-addresses", "<127.0.0.1>");
+            gst_util_set_object_arg(G_OBJECT(e.get()), "ice-local-addresses", "127.0.0.1");
     }
     gulong id = g_signal_connect_data(
         pipeline_.get(), "deep-element-added", G_CALLBACK(&on_deep_element_added), new CandidatesPtr(candidates_),

@@ -45,7 +45,7 @@ std::string consumer_src(unsigned port, const std::string& extra = "");
 std::string message_text(GstMessage* message);
 
 // A pipeline from a launch line. Every signalsink and signalsrc in it gets
-// ice-local-addresses=<127.0.0.1>, so ICE uses loopback only; the ICE
+// ice-local-addresses=127.0.0.1, so ICE uses loopback only; the ICE
 // candidates of every webrtcbin that appears inside are recorded, and stop()
 // fails the test if one is not on 127.0.0.1. The destructor (or stop()) sets
 // it to NULL and drops it, and checks that it is gone.

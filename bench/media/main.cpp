@@ -117,7 +117,7 @@ VideoFormat video_format(const Args& args)
 
 std::string loopback_ice()
 {
-    return "ice-local-addresses=\"<127.0.0.1>\"";
+    return "ice-local-addresses=127.0.0.1";
 }
 
 } // namespace signalbin::bench
