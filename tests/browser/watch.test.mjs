@@ -54,13 +54,14 @@ describe("Chromium watches signalsink through the page", () => {
         await launcher.waitForLine(/sink: consumer \S+ joined/, "the consumer-added line");
         await launcher.waitForLine(/ est [\d.]+ [Mk]bit\/s tier 0/,
           "a status line with the estimate from Chromium's feedback, on the top tier");
-        // Five seconds more without loss: Chromium asks for a key frame at
-        // most while it starts (a stream it cannot decode makes it ask
-        // every half second, as a marked SPS/PPS packet before each forced
-        // key frame once did).
+        // Five seconds more without loss: Chromium asks for key frames while
+        // it starts (more on a busy machine), then hardly ever; a stream it
+        // cannot decode makes it ask every half second, as a marked SPS/PPS
+        // packet before each forced key frame once did.
         const later = await waitForFrames(page, { frames: stats.framesDecoded + 150, audio: false, explain: explainPage });
         t.diagnostic(`5 s later: ${JSON.stringify(later)}`);
-        assert.ok(later.pliCount <= 2, `Chromium sent ${later.pliCount} PLIs on a lossless link`);
+        const plis = later.pliCount - stats.pliCount;
+        assert.ok(plis <= 2, `Chromium sent ${plis} PLIs in 5 s on a lossless link (${later.pliCount} in all)`);
         // SIGTERM stops the launcher cleanly while a consumer is connected.
         assert.deepEqual(await launcher.stop(), { code: 0, signal: null }, `launcher exit:\n${launcher.output()}`);
       } finally {
