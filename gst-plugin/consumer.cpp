@@ -374,39 +374,36 @@ void Consumer::answer(const std::string& offer_sdp)
     std::vector<int> twcc_ids;
     for (guint i = 0; i < gst_sdp_message_medias_len(message); ++i)
         twcc_ids.push_back(congestion_control_ ? twcc_extension_id(gst_sdp_message_get_media(message, i)) : 0);
-    GstPromise* promise = promises_.keep(promise_then([weak = weak_from_this(), plan, twcc_ids](const PromiseResult& result) {
+    // Our transceivers come first, one per planned m-line, with the offer's
+    // payload type: webrtcbin 1.22 makes none when it takes an offer, and
+    // its answer gives each offered m-line the first transceiver whose codec
+    // preferences intersect it (one it makes itself has none: inactive).
+    for (const Plan& p : plan) {
+        GRef<GstCaps> caps = with_ssrc(rtp_caps(p.codec, p.payload, p.stream->h264_profile_level_id()), *p.stream);
+        if (p.mline < twcc_ids.size() && twcc_ids[p.mline] > 0)
+            offer_twcc(caps.get(), twcc_ids[p.mline]);
+        GstWebRTCRTPTransceiver* raw = nullptr;
+        g_signal_emit_by_name(webrtc_, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, caps.get(),
+                              &raw);
+        GRef<GstWebRTCRTPTransceiver> transceiver = adopt_ref(raw);
+        if (!transceiver) {
+            fail("could not add a transceiver for " + p.stream->name());
+            return;
+        }
+        enable_loss_recovery(transceiver.get(), p.stream->video());
+    }
+    GstPromise* promise = promises_.keep(promise_then([weak = weak_from_this(), plan](const PromiseResult& result) {
         std::string error = result.error;
         auto self = weak.lock();
         if (!self)
             return;
-        self->on_thread([plan, twcc_ids, error](Consumer& c) {
+        self->on_thread([plan, error](Consumer& c) {
             if (!error.empty()) {
                 c.fail("webrtcbin rejected the consumer's offer: " + error);
                 return;
             }
             c.remote_set_ = true;
             c.flush_pending_ice();
-            GArray* transceivers = nullptr;
-            g_signal_emit_by_name(c.webrtc_, "get-transceivers", &transceivers);
-            for (guint t = 0; transceivers && t < transceivers->len; ++t) {
-                auto* trans = g_array_index(transceivers, GstWebRTCRTPTransceiver*, t);
-                guint mline = 0;
-                g_object_get(trans, "mlineindex", &mline, nullptr);
-                auto it = std::find_if(plan.begin(), plan.end(), [mline](const Plan& p) { return p.mline == mline; });
-                if (it == plan.end()) {
-                    g_object_set(trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_INACTIVE, nullptr);
-                    continue;
-                }
-                GRef<GstCaps> caps =
-                    c.with_ssrc(rtp_caps(it->codec, it->payload, it->stream->h264_profile_level_id()), *it->stream);
-                if (mline < twcc_ids.size() && twcc_ids[mline] > 0)
-                    offer_twcc(caps.get(), twcc_ids[mline]);
-                g_object_set(trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, "codec-preferences",
-                             caps.get(), nullptr);
-                enable_loss_recovery(trans, it->stream->video());
-            }
-            if (transceivers)
-                g_array_unref(transceivers);
             c.link_branches(plan);
             c.create_answer();
         });
