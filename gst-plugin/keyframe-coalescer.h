@@ -47,6 +47,7 @@ private:
 // sink pad of a shared encoder's tee: every consumer's requests cross it)
 // and watches the frames going down it. The coalescer lives as long as the
 // pad's probes.
+//
 // Requests that reach the encoder leave with all-headers=FALSE, whoever
 // made them (an RTCP FIR makes rtpsession ask for all headers): with
 // all-headers, h264parse 1.22 pushes SPS and PPS as a buffer of their own

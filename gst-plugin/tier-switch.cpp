@@ -164,8 +164,7 @@ bool TierSwitch::add(GstElement* tee, unsigned tier, bool cut_now)
     }
     // Up through the tee to the tier's encoder (coalesced there).
     if (!first)
-        gst_pad_push_event(input->pads.funnel_pad.get(),
-                           new_keyframe_request());
+        gst_pad_push_event(input->pads.funnel_pad.get(), new_keyframe_request());
     return true;
 }
 
@@ -188,8 +187,7 @@ std::vector<TierInput> TierSwitch::take_target()
     }
     remove_probe(target);
     if (resumed)
-        gst_pad_push_event(resumed->pads.funnel_pad.get(),
-                           new_keyframe_request());
+        gst_pad_push_event(resumed->pads.funnel_pad.get(), new_keyframe_request());
     return {target->pads};
 }
 
