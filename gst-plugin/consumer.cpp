@@ -215,6 +215,22 @@ std::string Consumer::state_summary() const
            stats_.connection_state;
 }
 
+// A sendonly transceiver for `stream` with `caps` as its codec preferences
+// (and the stream's SSRC), loss recovery on; false after fail().
+bool Consumer::add_sendonly_transceiver(GRef<GstCaps> caps, const SinkStream& stream)
+{
+    caps = with_ssrc(std::move(caps), stream);
+    GstWebRTCRTPTransceiver* raw = nullptr;
+    g_signal_emit_by_name(webrtc_, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, caps.get(), &raw);
+    GRef<GstWebRTCRTPTransceiver> transceiver = adopt_ref(raw);
+    if (!transceiver) {
+        fail("could not add a transceiver for " + stream.name());
+        return false;
+    }
+    enable_loss_recovery(transceiver.get(), stream.video());
+    return true;
+}
+
 // ---- we offer -----------------------------------------------------------------
 
 void Consumer::offer()
@@ -227,16 +243,8 @@ void Consumer::offer()
             gst_caps_append(caps.get(), gst_caps_copy(rtp_caps(codec, codec_info(codec).default_payload, profile).get()));
         if (congestion_control_)
             offer_twcc(caps.get());
-        GstWebRTCRTPTransceiver* raw = nullptr;
-        caps = with_ssrc(std::move(caps), *stream);
-        g_signal_emit_by_name(webrtc_, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, caps.get(),
-                              &raw);
-        GRef<GstWebRTCRTPTransceiver> transceiver = adopt_ref(raw);
-        if (!transceiver) {
-            fail("could not add a transceiver for " + stream->name());
+        if (!add_sendonly_transceiver(std::move(caps), *stream))
             return;
-        }
-        enable_loss_recovery(transceiver.get(), stream->video());
     }
     GstPromise* promise = promises_.keep(promise_then([weak = weak_from_this()](const PromiseResult& result) {
         auto offer = std::make_shared<SessionDescription>(reply_description(result.reply, "offer"));
@@ -315,7 +323,7 @@ void Consumer::remote_sdp(const protocol::Sdp& sdp)
                                i);
             continue;
         }
-        plan.push_back(Plan {context_.streams[i], i, *codec, pt});
+        plan.push_back(Plan {context_.streams[i], i, *codec, pt, context_.streams[i]->h264_profile_level_id()});
     }
     GstPromise* promise = promises_.keep(promise_then([weak = weak_from_this(), plan](const PromiseResult& result) {
         std::string error = result.error;
@@ -344,31 +352,21 @@ void Consumer::answer(const std::string& offer_sdp)
         fail("the consumer's offer is not valid SDP");
         return;
     }
-    // Streams go to m-lines of their kind in order; each takes the first of
-    // its codecs the consumer offered, with the consumer's payload type.
-    std::vector<Plan> plan;
-    std::vector<bool> used(context_.streams.size(), false);
+    std::vector<SendableStream> sendable;
+    for (const std::shared_ptr<SinkStream>& stream : context_.streams)
+        sendable.push_back(SendableStream {stream->name(), stream->video(), stream->codecs(),
+                                           stream->h264_profile_level_id()});
     const GstSDPMessage* message = offer->sdp;
-    for (guint i = 0; i < gst_sdp_message_medias_len(message); ++i) {
-        const char* kind = gst_sdp_media_get_media(gst_sdp_message_get_media(message, i));
-        for (size_t s = 0; s < context_.streams.size(); ++s) {
-            const std::shared_ptr<SinkStream>& stream = context_.streams[s];
-            if (used[s] || g_strcmp0(kind, stream->video() ? "video" : "audio") != 0)
-                continue;
-            std::vector<OfferedMedia> offered =
-                offered_media(message, stream->codecs(), stream->h264_profile_level_id());
-            if (i < offered.size() && offered[i].codec) {
-                used[s] = true;
-                plan.push_back(Plan {stream, i, *offered[i].codec, offered[i].payload});
-            }
-            break;
-        }
-    }
-    if (plan.empty()) {
-        fail("the consumer's offer has no media we can send (we have: " + std::to_string(context_.streams.size()) +
-             " streams)");
+    AnswerPlan decided = plan_answer(message, sendable);
+    for (const std::string& why : decided.unserved)
+        GST_INFO_OBJECT(context_.bin, "consumer %s: not sending on %s", peer_id_.c_str(), why.c_str());
+    if (decided.lines.empty()) {
+        fail("nothing in its offer can be sent: " + decided.refusal);
         return;
     }
+    std::vector<Plan> plan;
+    for (const AnswerPlan::Line& line : decided.lines)
+        plan.push_back(Plan {context_.streams[line.stream], line.mline, line.codec, line.payload, line.h264_profile});
     // The offer's id for transport-wide congestion control, per m-line:
     // webrtcbin 1.22 answers a=extmap only from codec preferences (twcc.h).
     std::vector<int> twcc_ids;
@@ -379,18 +377,11 @@ void Consumer::answer(const std::string& offer_sdp)
     // its answer gives each offered m-line the first transceiver whose codec
     // preferences intersect it (one it makes itself has none: inactive).
     for (const Plan& p : plan) {
-        GRef<GstCaps> caps = with_ssrc(rtp_caps(p.codec, p.payload, p.stream->h264_profile_level_id()), *p.stream);
+        GRef<GstCaps> caps = rtp_caps(p.codec, p.payload, p.h264_profile);
         if (p.mline < twcc_ids.size() && twcc_ids[p.mline] > 0)
             offer_twcc(caps.get(), twcc_ids[p.mline]);
-        GstWebRTCRTPTransceiver* raw = nullptr;
-        g_signal_emit_by_name(webrtc_, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, caps.get(),
-                              &raw);
-        GRef<GstWebRTCRTPTransceiver> transceiver = adopt_ref(raw);
-        if (!transceiver) {
-            fail("could not add a transceiver for " + p.stream->name());
+        if (!add_sendonly_transceiver(std::move(caps), *p.stream))
             return;
-        }
-        enable_loss_recovery(transceiver.get(), p.stream->video());
     }
     GstPromise* promise = promises_.keep(promise_then([weak = weak_from_this(), plan](const PromiseResult& result) {
         std::string error = result.error;
@@ -512,7 +503,7 @@ bool Consumer::link_branch(const Plan& plan, GstPad* webrtc_pad)
     g_object_set(queue, "max-size-buffers", plan.stream->video() ? 30u : 50u, "max-size-bytes", 0u, "max-size-time",
                  G_GUINT64_CONSTANT(0), nullptr);
     gst_util_set_object_arg(G_OBJECT(queue), "leaky", "downstream");
-    GstElement* payloader = make_payloader(plan.codec, plan.payload, plan.stream->h264_profile_level_id());
+    GstElement* payloader = make_payloader(plan.codec, plan.payload, plan.h264_profile);
     if (!payloader || !funnel) {
         gst_object_unref(gst_object_ref_sink(queue));
         if (funnel)

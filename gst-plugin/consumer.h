@@ -127,6 +127,7 @@ private:
         unsigned mline;
         Codec codec;
         int payload;
+        std::string h264_profile; // the negotiated profile-level-id (H.264)
     };
     // The SSRC this consumer sends `stream` with: in the SDP (a=ssrc, with
     // cname and msid, so that stacks routing by SSRC find it) and on the
@@ -139,6 +140,7 @@ private:
     void fail(const std::string& why);
     std::string name(const std::string& suffix = "") const;
     bool add(GstElement* element);
+    bool add_sendonly_transceiver(GRef<GstCaps> caps, const SinkStream& stream);
     void offer();
     void answer(const std::string& offer_sdp);
     void create_answer();

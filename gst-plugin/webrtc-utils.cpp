@@ -178,94 +178,12 @@ std::string description_text(const GstWebRTCSessionDescription* description)
     return text ? text.get() : "";
 }
 
-namespace {
-
-// How well an offered H.264 format suits us: 0 unusable; higher is better.
-// Only packetization-mode=1. Sending, the profile must be the one we send
-// (`send_profile`, 6 hex digits); any level will do, as browsers decode
-// above what they offer with level-asymmetry-allowed. Receiving (empty
-// `send_profile`), any profile decodes; constrained baseline is preferred.
-int h264_score(const std::string& fmtp, const std::string& send_profile)
-{
-    if (fmtp.find("packetization-mode=1") == std::string::npos)
-        return 0;
-    size_t at = fmtp.find("profile-level-id=");
-    // Without one, profile-level-id is 420010: baseline, level 1.
-    std::string id = at == std::string::npos ? "420010" : fmtp.substr(at + std::strlen("profile-level-id="), 6);
-    auto same = [&id](const std::string& other, size_t digits) {
-        return id.size() >= digits && other.size() >= digits &&
-               g_ascii_strncasecmp(id.c_str(), other.c_str(), digits) == 0;
-    };
-    bool baseline_family = same("42", 2);
-    if (send_profile.empty()) {
-        if (same(kH264ProfileLevelId, 6))
-            return 5;
-        if (same("42e0", 4) || same("42c0", 4))
-            return 4;
-        return baseline_family ? 3 : 2;
-    }
-    if (same(send_profile, 6))
-        return 5;
-    if (same(send_profile, 4))
-        return 4;
-    // Constrained baseline decodes as baseline, and the other way round for
-    // what an encoder tuned for it emits.
-    if (same(send_profile, 2) && (!baseline_family || same("42e0", 4) || same("42c0", 4) || same("4200", 4)))
-        return 3;
-    return 0;
-}
-
-} // namespace
-
 std::vector<OfferedMedia> offered_media(const GstSDPMessage* sdp, const std::vector<Codec>& preferred,
                                         const std::string& send_h264_profile)
 {
     std::vector<OfferedMedia> result;
-    for (guint i = 0; i < gst_sdp_message_medias_len(sdp); ++i) {
-        const GstSDPMedia* media = gst_sdp_message_get_media(sdp, i);
-        OfferedMedia offered;
-        offered.media = gst_sdp_media_get_media(media) ? gst_sdp_media_get_media(media) : "";
-        for (Codec codec : preferred) {
-            const CodecInfo& info = codec_info(codec);
-            if (offered.media != (info.video ? "video" : "audio"))
-                continue;
-            int best = 0;
-            for (guint f = 0; f < gst_sdp_media_formats_len(media); ++f) {
-                int pt = std::atoi(gst_sdp_media_get_format(media, f));
-                GRef<GstCaps> caps = adopt_ref(gst_sdp_media_get_caps_from_media(media, pt));
-                if (!caps || gst_caps_is_empty(caps.get()))
-                    continue;
-                const GstStructure* s = gst_caps_get_structure(caps.get(), 0);
-                const char* encoding = gst_structure_get_string(s, "encoding-name");
-                if (!encoding || g_ascii_strcasecmp(encoding, info.encoding_name) != 0)
-                    continue;
-                int score = 1;
-                std::string profile;
-                if (codec == Codec::H264) {
-                    std::string fmtp;
-                    for (guint a = 0; a < gst_sdp_media_attributes_len(media); ++a) {
-                        const GstSDPAttribute* attr = gst_sdp_media_get_attribute(media, a);
-                        if (g_strcmp0(attr->key, "fmtp") == 0 && attr->value && std::atoi(attr->value) == pt)
-                            fmtp = attr->value;
-                    }
-                    // From the fmtp itself: the SDP library turns it into
-                    // profile and level fields. RFC 6184's default is 420010.
-                    size_t at = fmtp.find("profile-level-id=");
-                    profile = at != std::string::npos ? fmtp.substr(at + 17, 6) : "420010";
-                    score = h264_score(fmtp, send_h264_profile);
-                }
-                if (score > best) {
-                    best = score;
-                    offered.codec = codec;
-                    offered.payload = pt;
-                    offered.h264_profile = profile;
-                }
-            }
-            if (offered.codec)
-                break;
-        }
-        result.push_back(std::move(offered));
-    }
+    for (guint i = 0; i < gst_sdp_message_medias_len(sdp); ++i)
+        result.push_back(offered_codec(gst_sdp_message_get_media(sdp, i), preferred, send_h264_profile));
     return result;
 }
 

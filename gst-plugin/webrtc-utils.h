@@ -3,6 +3,7 @@
 // statistics. No element state lives here.
 #pragma once
 
+#include "answer-plan.h"
 #include "codecs.h"
 #include "glib-ptr.h"
 #include "protocol.h"
@@ -87,17 +88,7 @@ SessionDescription reply_description(const GstStructure* reply, const char* fiel
 SessionDescription parse_description(GstWebRTCSDPType type, const std::string& sdp);
 std::string description_text(const GstWebRTCSessionDescription* description);
 
-// For a remote offer: per m-line, the media ("video"/"audio") and the first
-// of `preferred` codecs it offers, with the payload type it used. H.264 only
-// with packetization-mode=1; to send, in the profile of `send_h264_profile`
-// (a profile-level-id); to receive (empty), any profile, constrained
-// baseline first.
-struct OfferedMedia {
-    std::string media;
-    std::optional<Codec> codec;
-    int payload = -1;
-    std::string h264_profile; // the chosen H.264 format's profile-level-id
-};
+// For a remote offer: per m-line, offered_codec (answer-plan.h).
 std::vector<OfferedMedia> offered_media(const GstSDPMessage* sdp, const std::vector<Codec>& preferred,
                                         const std::string& send_h264_profile = "");
 
