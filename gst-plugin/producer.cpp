@@ -53,7 +53,11 @@ Producer::Producer(GstElement* element, Settings settings, std::vector<std::shar
         if (it != consumers_.end())
             it->second->remote_ice(ice);
     };
-    callbacks.on_session_ended = [this](const std::string& session) { session_ended(session); };
+    callbacks.on_session_ended = [this](const std::string& session, const std::optional<std::string>& error) {
+        if (error)
+            GST_INFO_OBJECT(element_, "session %s ended by the consumer: %s", session.c_str(), error->c_str());
+        session_ended(session);
+    };
     callbacks.on_send_failed = [this](const std::string& session, const std::string& why) {
         remove_consumer(session, false, why, true);
     };
@@ -173,14 +177,15 @@ void Producer::session_requested(const std::string& session_id, const std::strin
         return;
     if (streams_.empty()) {
         GST_WARNING_OBJECT(element_, "consumer %s asked for a session but this sink has no pads", peer_id.c_str());
-        signaller_->end_session(session_id);
+        signaller_->end_session(session_id, "the producer has no input");
         return;
     }
     if (settings_.max_consumers > 0 && consumers_.size() >= settings_.max_consumers) {
         GST_ELEMENT_WARNING(element_, RESOURCE, BUSY, ("Refused consumer %s: max-consumers (%u) reached",
                                                        peer_id.c_str(), settings_.max_consumers),
                             ("raise max-consumers to serve more"));
-        signaller_->end_session(session_id);
+        signaller_->end_session(session_id, "the producer serves no more consumers (max-consumers " +
+                                                std::to_string(settings_.max_consumers) + ")");
         return;
     }
     if (!streams_ready()) {
@@ -241,7 +246,7 @@ void Producer::remove_consumer(std::string session_id, bool tell_peer, const std
     std::shared_ptr<Consumer> consumer = it->second;
     consumers_.erase(it);
     if (tell_peer)
-        signaller_->end_session(session_id);
+        signaller_->end_session(session_id, why);
     if (warn)
         GST_ELEMENT_WARNING(element_, STREAM, FAILED, ("Dropped consumer %s: %s", consumer->peer_id().c_str(),
                                                        why.c_str()),

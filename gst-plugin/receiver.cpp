@@ -90,9 +90,17 @@ Receiver::Receiver(GstElement* element, Settings settings, Pads pads)
     };
     callbacks.on_sdp = [this](const std::string& session, const protocol::Sdp& sdp) { remote_sdp(session, sdp); };
     callbacks.on_ice = [this](const std::string& session, const protocol::Ice& ice) { remote_ice(session, ice); };
-    callbacks.on_session_ended = [this](const std::string& session) {
-        if (session == session_id_)
-            session_lost("the producer ended the session", false);
+    callbacks.on_session_ended = [this](const std::string& session, const std::optional<std::string>& error) {
+        if (session != session_id_)
+            return;
+        if (error) {
+            GST_ELEMENT_WARNING(element_, STREAM, FAILED,
+                                ("The producer ended the session: %s", error->c_str()),
+                                ("producer %s, session %s", producer_id_.c_str(), session.c_str()));
+            session_lost("the producer ended the session: " + *error, false);
+            return;
+        }
+        session_lost("the producer ended the session", false);
     };
     callbacks.on_send_failed = [this](const std::string& session, const std::string& why) {
         if (session == session_id_)
@@ -446,7 +454,7 @@ void Receiver::session_lost(const std::string& why, bool tell_server)
     std::string producer = producer_id_;
     GST_INFO_OBJECT(element_, "session with %s over: %s", producer.c_str(), why.c_str());
     if (tell_server && !session_id_.empty())
-        signaller_->end_session(session_id_);
+        signaller_->end_session(session_id_, why);
     teardown_webrtc();
     request_timer_.cancel();
     session_timer_.cancel();

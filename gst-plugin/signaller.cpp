@@ -249,6 +249,8 @@ void Signaller::on_message(const protocol::ServerMessage& message)
                        ever_connected_ = true;
                        peer_id_ = m.peer_id;
                        connect_timer_.cancel();
+                       // v1_1 carries a reason with endSession.
+                       client_->send(SetProtocolVersion {Version::V1_1});
                        if (options_.role == Role::Producer) {
                            client_->send(SetPeerStatus {{protocol::Role::Producer}, options_.meta});
                        } else {
@@ -297,11 +299,11 @@ void Signaller::on_message(const protocol::ServerMessage& message)
                    },
                    [&](const EndSession& m) {
                        if (callbacks_.on_session_ended)
-                           callbacks_.on_session_ended(m.session_id);
+                           callbacks_.on_session_ended(m.session_id, std::nullopt);
                    },
                    [&](const EndSessionV1_1& m) {
                        if (callbacks_.on_session_ended)
-                           callbacks_.on_session_ended(m.session_id);
+                           callbacks_.on_session_ended(m.session_id, m.error);
                    },
                    [&](const ListConsumers&) {},
                    [&](const Error& m) {
@@ -356,9 +358,9 @@ void Signaller::send_ice(const std::string& session_id, const protocol::Ice& ice
     send(protocol::Peer {session_id, ice});
 }
 
-void Signaller::end_session(const std::string& session_id)
+void Signaller::end_session(const std::string& session_id, const std::string& reason)
 {
-    send(protocol::EndSession {session_id});
+    send(protocol::EndSessionV1_1 {session_id, reason.empty() ? std::nullopt : std::optional<std::string>(reason)});
 }
 
 void Signaller::start_session(const std::string& producer_id)

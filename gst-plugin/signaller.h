@@ -61,8 +61,10 @@ public:
 
         std::function<void(const std::string& session_id, const protocol::Sdp& sdp)> on_sdp;
         std::function<void(const std::string& session_id, const protocol::Ice& ice)> on_ice;
-        // The other side ended the session (or left).
-        std::function<void(const std::string& session_id)> on_session_ended;
+        // The other side ended the session (or left), with its reason when
+        // it gave one (endSessionV1_1).
+        std::function<void(const std::string& session_id, const std::optional<std::string>& error)>
+            on_session_ended;
         // An SDP or ICE candidate of the session could not be sent (not
         // connected): the session cannot complete.
         std::function<void(const std::string& session_id, const std::string& why)> on_send_failed;
@@ -78,7 +80,9 @@ public:
 
     void send_sdp(const std::string& session_id, const protocol::Sdp& sdp);
     void send_ice(const std::string& session_id, const protocol::Ice& ice);
-    void end_session(const std::string& session_id);
+    // Ends a session; a non-empty `reason` reaches the peer when it speaks
+    // v1_1 (webrtcsink, webrtcsrc, our elements; not gstwebrtc-api).
+    void end_session(const std::string& session_id, const std::string& reason = {});
     // Consumer: ask a producer for a session (answer comes as on_session_started).
     void start_session(const std::string& producer_id);
     // Consumer: ask for the current producers (answers come as on_producer_added).

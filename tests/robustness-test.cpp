@@ -494,6 +494,13 @@ GST_START_TEST(test_max_consumers)
                 second.peer.describe().c_str());
     expect_warning(producer, sink.get(), "max-consumers (1)");
     fail_unless_equals_int(elements_of_factory(sink.get(), "webrtcbin").size(), 1);
+    // A signalsrc refused hears why (endSessionV1_1) and says so.
+    Pipeline third("signalsrc name=src server-url=" + server.url() + " producer-name=cam ! fakesink");
+    GRef<GstElement> src = third.element("src");
+    third.play();
+    expect_warning(third, src.get(),
+                   "The producer ended the session: the producer serves no more consumers (max-consumers 1)");
+    third.stop();
     producer.stop();
     server.stop();
 }
