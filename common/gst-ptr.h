@@ -11,6 +11,7 @@ namespace signalbin {
 SIGNALBIN_DEFINE_REF_TRAITS(GstCaps, gst_caps_ref, gst_caps_unref)
 SIGNALBIN_DEFINE_REF_TRAITS(GstPromise, gst_promise_ref, gst_promise_unref)
 SIGNALBIN_DEFINE_REF_TRAITS(GstMessage, gst_message_ref, gst_message_unref)
+SIGNALBIN_DEFINE_REF_TRAITS(GstEvent, gst_event_ref, gst_event_unref)
 SIGNALBIN_DEFINE_DELETER(GstStructure, gst_structure_free)
 
 } // namespace signalbin

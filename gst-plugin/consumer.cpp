@@ -175,6 +175,8 @@ bool Consumer::start(const std::optional<std::string>& offer, std::string& error
     state_handler_ = connect("notify::connection-state", G_CALLBACK(&Consumer::on_connection_state));
     ice_state_handler_ = connect("notify::ice-connection-state", G_CALLBACK(&Consumer::on_connection_state));
     gathering_handler_ = connect("notify::ice-gathering-state", G_CALLBACK(&Consumer::on_gathering_state));
+    if (context_.control_channel)
+        data_channel_handler_ = connect("on-data-channel", G_CALLBACK(&Consumer::on_data_channel));
     gst_element_sync_state_with_parent(webrtc_);
     if (context_.session_timeout_ms > 0) {
         session_timer_ = ScopedSource::timeout(context_.signaller->thread().context(), context_.session_timeout_ms,
@@ -246,6 +248,8 @@ void Consumer::offer()
         if (!add_sendonly_transceiver(std::move(caps), *stream))
             return;
     }
+    if (context_.control_channel)
+        open_control_channel();
     GstPromise* promise = promises_.keep(promise_then([weak = weak_from_this()](const PromiseResult& result) {
         auto offer = std::make_shared<SessionDescription>(reply_description(result.reply, "offer"));
         std::string error = result.ok() && !*offer ? "no offer in its reply" : result.error;
@@ -383,6 +387,15 @@ void Consumer::answer(const std::string& offer_sdp)
         if (!add_sendonly_transceiver(std::move(caps), *p.stream))
             return;
     }
+    // A channel of ours only where the consumer offered an SCTP m-line.
+    if (context_.control_channel) {
+        for (guint i = 0; i < gst_sdp_message_medias_len(message); ++i) {
+            if (g_strcmp0(gst_sdp_media_get_media(gst_sdp_message_get_media(message, i)), "application") == 0) {
+                open_control_channel();
+                break;
+            }
+        }
+    }
     GstPromise* promise = promises_.keep(promise_then([weak = weak_from_this(), plan](const PromiseResult& result) {
         std::string error = result.error;
         auto self = weak.lock();
@@ -446,8 +459,85 @@ void Consumer::link_ready_branches()
         }
         linked = true;
     }
-    if (linked)
+    if (linked) {
+        update_control_targets();
         request_keyframes();
+    }
+}
+
+// ---- the control channel -----------------------------------------------------
+
+void Consumer::open_control_channel()
+{
+    GRef<GstWebRTCDataChannel> channel = ControlChannel::open(webrtc_);
+    if (!channel) {
+        GST_ELEMENT_WARNING(context_.bin, STREAM, FAILED,
+                            ("Could not open a control data channel to consumer %s", peer_id_.c_str()),
+                            ("webrtcbin refused create-data-channel; the consumer is served without it"));
+        return;
+    }
+    controls_.push_back(std::make_unique<ControlChannel>(std::move(channel)));
+    update_control_targets();
+}
+
+// Where control requests go: each stream's sink pad, with the mid of its
+// m-line once negotiated and the size of the consumer's tier.
+void Consumer::update_control_targets()
+{
+    if (controls_.empty())
+        return;
+    int tier = 0;
+    {
+        std::lock_guard<std::mutex> guard(stats_lock_);
+        tier = std::max(stats_.tier, 0);
+    }
+    std::vector<ControlChannel::Target> targets;
+    for (const std::shared_ptr<SinkStream>& stream : context_.streams) {
+        ControlChannel::Target t;
+        t.name = stream->name();
+        t.pad = take_ref(stream->sink_pad());
+        t.video = stream->video();
+        for (const Branch& b : branches_) {
+            if (b.stream != stream || !b.webrtc_pad)
+                continue;
+            GstWebRTCRTPTransceiver* transceiver = nullptr;
+            g_object_get(b.webrtc_pad.get(), "transceiver", &transceiver, nullptr);
+            if (transceiver) {
+                char* raw = nullptr;
+                g_object_get(transceiver, "mid", &raw, nullptr);
+                GCharPtr mid(raw);
+                if (mid)
+                    t.mid = mid.get();
+                gst_object_unref(transceiver);
+            }
+            if (b.tiers && stream->tiers() > 0) {
+                Ladder ladder = stream->ladder();
+                if (static_cast<size_t>(tier) < ladder.size())
+                    t.divisor = std::max(1u, ladder[tier].divisor);
+            }
+        }
+        targets.push_back(std::move(t));
+    }
+    for (const std::unique_ptr<ControlChannel>& control : controls_)
+        control->set_targets(targets);
+}
+
+// One the peer opened (gstwebrtc-api opens a `control` channel of its own
+// when it offers): requests on it are served too.
+void Consumer::on_data_channel(GstElement*, GstWebRTCDataChannel* channel, gpointer data)
+{
+    auto self = static_cast<WeakConsumer*>(data)->lock();
+    if (!self || self->tearing_down_)
+        return;
+    char* raw = nullptr;
+    g_object_get(channel, "label", &raw, nullptr);
+    GCharPtr label(raw);
+    if (!label || g_strcmp0(label.get(), kControlChannelLabel) != 0)
+        return;
+    self->on_thread([channel = take_ref(channel)](Consumer& c) mutable {
+        c.controls_.push_back(std::make_unique<ControlChannel>(std::move(channel)));
+        c.update_control_targets();
+    });
 }
 
 void Consumer::on_pad_added(GstElement*, GstPad* pad, gpointer data)
@@ -646,8 +736,11 @@ void Consumer::finish_move(unsigned mline, unsigned from, unsigned to)
         if (std::optional<TierInput> old = b.tiers->take(from))
             release_input(context_.bin, std::move(*old), b.stream, b.codec, b.funnel);
     }
-    std::lock_guard<std::mutex> guard(stats_lock_);
-    stats_.tier = static_cast<int>(to);
+    {
+        std::lock_guard<std::mutex> guard(stats_lock_);
+        stats_.tier = static_cast<int>(to);
+    }
+    update_control_targets();
 }
 
 void Consumer::cancel_move(Branch& b)
@@ -884,6 +977,8 @@ void Consumer::stop_handlers()
     state_handler_.disconnect();
     ice_state_handler_.disconnect();
     gathering_handler_.disconnect();
+    data_channel_handler_.disconnect();
+    controls_.clear(); // waits for a request in progress
 }
 
 // On the signaller thread, once no streaming thread is inside a branch.

@@ -13,6 +13,7 @@
 #pragma once
 
 #include "congestion-controller.h"
+#include "control-channel.h"
 #include "ladder.h"
 #include "signaller.h"
 #include "retransmissions.h"
@@ -45,6 +46,7 @@ public:
         // A bandwidth estimate from transport-wide feedback (twcc.h), or none.
         bool congestion_control = true;
         CongestionController::Settings congestion;
+        bool control_channel = false; // a `control` data channel (control-channel.h)
         unsigned max_kbps = 0; // a lone consumer's top-tier encoder, at most (0: the top rung)
         // Called on the signaller thread when the connection failed or
         // negotiation could not complete.
@@ -158,6 +160,11 @@ private:
     void adapt();
     void finish_move(unsigned mline, unsigned from, unsigned to);
     void cancel_move(Branch& b);
+    // The `control` channel (enable-control-data-channel): ours, in the
+    // offer or answer, and any the peer opens with that label.
+    void open_control_channel();
+    void update_control_targets();
+    static void on_data_channel(GstElement*, GstWebRTCDataChannel* channel, gpointer data);
     void flush_pending_ice();
     void send_local_ice(const protocol::Ice& ice);
     std::string state_summary() const;
@@ -184,7 +191,9 @@ private:
     std::atomic<bool> tearing_down_ {false};
     bool connected_once_ = false;
     ScopedSource session_timer_;
-    SignalConnection pad_handler_, ice_handler_, state_handler_, ice_state_handler_, gathering_handler_;
+    SignalConnection pad_handler_, ice_handler_, state_handler_, ice_state_handler_, gathering_handler_,
+        data_channel_handler_;
+    std::vector<std::unique_ptr<ControlChannel>> controls_; // on the signaller thread
 
     bool congestion_control_ = true;
     bool watching_feedback_ = false;

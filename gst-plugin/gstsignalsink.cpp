@@ -50,6 +50,7 @@ enum {
     PROP_VIDEO_BITRATE,
     PROP_VIDEO_LADDER,
     PROP_CONGESTION_CONTROL,
+    PROP_ENABLE_CONTROL_DATA_CHANNEL,
     PROP_MIN_BITRATE,
     PROP_START_BITRATE,
     PROP_MAX_BITRATE,
@@ -74,6 +75,7 @@ struct Settings {
     unsigned video_bitrate = kDefaultVideoBitrate;
     std::string video_ladder; // "": default_ladder(video_bitrate)
     bool congestion_control = true;
+    bool control_channel = false;
     unsigned min_bitrate = kDefaultMinBitrate;
     unsigned start_bitrate = 0; // 0: the top rung, with headroom
     unsigned max_bitrate = 0;   // 0: the top rung
@@ -246,6 +248,7 @@ std::shared_ptr<Producer> make_producer(GstSignalSink* self)
     settings.max_consumers = priv->settings.max_consumers;
     settings.session_timeout_ms = priv->settings.common.session_timeout_ms;
     settings.congestion_control = priv->settings.congestion_control;
+    settings.control_channel = priv->settings.control_channel;
     unsigned top = priv->settings.video_bitrate;
     settings.congestion.min_bps = priv->settings.min_bitrate * 1000ull;
     // Start a little above the top rung, so the first consumer starts on it.
@@ -365,6 +368,9 @@ void set_property(GObject* object, guint id, const GValue* value, GParamSpec* ps
         case PROP_CONGESTION_CONTROL:
             s.congestion_control = g_value_get_boolean(value);
             break;
+        case PROP_ENABLE_CONTROL_DATA_CHANNEL:
+            s.control_channel = g_value_get_boolean(value);
+            break;
         case PROP_MIN_BITRATE:
             s.min_bitrate = g_value_get_uint(value);
             break;
@@ -421,6 +427,9 @@ void get_property(GObject* object, guint id, GValue* value, GParamSpec* pspec)
             break;
         case PROP_CONGESTION_CONTROL:
             g_value_set_boolean(value, s.congestion_control);
+            break;
+        case PROP_ENABLE_CONTROL_DATA_CHANNEL:
+            g_value_set_boolean(value, s.control_channel);
             break;
         case PROP_MIN_BITRATE:
             g_value_set_uint(value, s.min_bitrate);
@@ -527,6 +536,15 @@ static void gst_signal_sink_class_init(GstSignalSinkClass* klass)
             "consumer alone on its tier gets an encoder that follows its estimate. Off: one tier, no extension "
             "negotiated",
             TRUE, rw));
+    g_object_class_install_property(
+        object_class, PROP_ENABLE_CONTROL_DATA_CHANNEL,
+        g_param_spec_boolean(
+            "enable-control-data-channel", "Enable control data channel",
+            "Open a data channel labelled \"control\" to each consumer, as webrtcsink does: the consumer's "
+            "requests on it (gstwebrtc-api's remote controller: mouse, keyboard and touch) become navigation "
+            "events sent upstream from the video sink pads, and custom upstream events from every sink pad; "
+            "each request is answered. Applies to consumers that join after it is set",
+            FALSE, rw));
     g_object_class_install_property(
         object_class, PROP_MIN_BITRATE,
         g_param_spec_uint("min-bitrate", "Minimum bitrate",

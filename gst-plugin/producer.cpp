@@ -202,6 +202,7 @@ void Producer::session_requested(const std::string& session_id, const std::strin
     context.streams = streams_;
     context.session_timeout_ms = settings_.session_timeout_ms;
     context.congestion_control = settings_.congestion_control;
+    context.control_channel = settings_.control_channel;
     context.congestion = settings_.congestion;
     context.max_kbps = settings_.max_kbps;
     context.on_failed = [this](const std::string& session, const std::string& why) {

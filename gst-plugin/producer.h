@@ -31,6 +31,7 @@ public:
         unsigned max_consumers = 0;      // 0: no limit
         unsigned session_timeout_ms = 0; // 0: no limit
         bool congestion_control = true;
+        bool control_channel = false; // enable-control-data-channel
         CongestionController::Settings congestion;
         unsigned max_kbps = 0;
     };

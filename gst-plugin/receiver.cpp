@@ -255,6 +255,7 @@ void Receiver::session_started(const std::string& session_id, const std::string&
     ice_handler_ = connect("on-ice-candidate", G_CALLBACK(&Receiver::on_ice_candidate));
     state_handler_ = connect("notify::ice-connection-state", G_CALLBACK(&Receiver::on_connection_state));
     gathering_handler_ = connect("notify::ice-gathering-state", G_CALLBACK(&Receiver::on_gathering_state));
+    data_channel_handler_ = connect("on-data-channel", G_CALLBACK(&Receiver::on_data_channel));
     gst_element_sync_state_with_parent(webrtc);
     latency_timer_ = ScopedSource::timeout(signaller_->thread().context(), 1000, [this] {
         tune_latency();
@@ -499,19 +500,25 @@ void Receiver::teardown_webrtc()
     ice_handler_.disconnect();
     state_handler_.disconnect();
     gathering_handler_.disconnect();
+    data_channel_handler_.disconnect();
     GstElement* webrtc;
     std::vector<Chain> chains;
+    std::shared_ptr<ControlChannel> control;
     {
         std::lock_guard<std::mutex> guard(lock_);
         webrtc = std::exchange(webrtc_, nullptr);
         chains.swap(chains_);
+        control.swap(control_);
     }
+    control.reset(); // waits for a message in progress
     if (webrtc) {
         gst_element_set_locked_state(webrtc, TRUE);
         gst_element_set_state(webrtc, GST_STATE_NULL);
         promises_.interrupt_all(); // what it will never answer now
     }
     for (Chain& chain : chains) {
+        if (chain.navigation_probe)
+            gst_pad_remove_probe(chain.ghost.get(), chain.navigation_probe);
         gst_ghost_pad_set_target(GST_GHOST_PAD(chain.ghost.get()), nullptr);
         for (GstElement* e : chain.elements) {
             gst_element_set_locked_state(e, TRUE);
@@ -600,7 +607,22 @@ void Receiver::handle_pad(GstElement* webrtc, GstPad* pad)
     std::lock_guard<std::mutex> guard(lock_);
     if (webrtc_ != webrtc)
         return;
-    Chain chain {{}, take_ref(ghost)};
+    Chain chain {{}, take_ref(ghost), 0, std::nullopt};
+    GstWebRTCRTPTransceiver* transceiver = nullptr;
+    g_object_get(pad, "transceiver", &transceiver, nullptr);
+    if (transceiver) {
+        char* mid = nullptr;
+        g_object_get(transceiver, "mid", &mid, nullptr);
+        if (mid)
+            chain.mid = mid;
+        g_free(mid);
+        gst_object_unref(transceiver);
+    }
+    if (info.video)
+        chain.navigation_probe = gst_pad_add_probe(
+            ghost, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, &Receiver::on_upstream_event,
+            new std::weak_ptr<Receiver>(weak_from_this()),
+            [](gpointer data) { delete static_cast<std::weak_ptr<Receiver>*>(data); });
     for (const GRef<GstElement>& e : elements) {
         if (!gst_bin_add(GST_BIN(element_), e.get())) {
             GST_ELEMENT_WARNING(element_, CORE, FAILED, ("Could not receive the %s stream", info.name),
@@ -626,6 +648,51 @@ void Receiver::handle_pad(GstElement* webrtc, GstPad* pad)
         if (auto self = weak.lock())
             self->retry_ms_ = 0;
     });
+}
+
+// ---- navigation to the producer ---------------------------------------------------
+
+void Receiver::on_data_channel(GstElement* webrtc, GstWebRTCDataChannel* channel, gpointer data)
+{
+    auto self = static_cast<WeakReceiver*>(data)->lock();
+    if (!self)
+        return;
+    char* label = nullptr;
+    g_object_get(channel, "label", &label, nullptr);
+    bool control = g_strcmp0(label, kControlChannelLabel) == 0;
+    g_free(label);
+    if (!control)
+        return;
+    auto made = std::make_shared<ControlChannel>(take_ref(channel));
+    std::lock_guard<std::mutex> guard(self->lock_);
+    if (self->webrtc_ != webrtc)
+        return; // that session is over
+    GST_INFO_OBJECT(self->element_, "the producer opened a control channel: navigation goes to it");
+    self->control_ = std::move(made);
+}
+
+// On the thread of whoever sent the event (a video sink's window, an app).
+GstPadProbeReturn Receiver::on_upstream_event(GstPad* ghost, GstPadProbeInfo* info, gpointer data)
+{
+    GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info);
+    if (GST_EVENT_TYPE(event) != GST_EVENT_NAVIGATION)
+        return GST_PAD_PROBE_OK;
+    auto self = static_cast<std::weak_ptr<Receiver>*>(data)->lock();
+    if (!self)
+        return GST_PAD_PROBE_OK;
+    std::shared_ptr<ControlChannel> control;
+    std::optional<std::string> mid;
+    {
+        std::lock_guard<std::mutex> guard(self->lock_);
+        control = self->control_;
+        for (const Chain& chain : self->chains_) {
+            if (chain.ghost.get() == ghost)
+                mid = chain.mid;
+        }
+    }
+    if (!control || !control->send_navigation(event, mid))
+        return GST_PAD_PROBE_OK; // on upstream, as without a channel
+    return GST_PAD_PROBE_DROP;
 }
 
 } // namespace signalbin

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "codecs.h"
+#include "control-channel.h"
 #include "latency-tuner.h"
 #include "signaller.h"
 #include "webrtc-utils.h"
@@ -17,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,6 +58,8 @@ private:
     struct Chain {
         std::vector<GstElement*> elements;
         GRef<GstPad> ghost;
+        gulong navigation_probe = 0; // on the ghost: navigation from downstream
+        std::optional<std::string> mid;
     };
 
     bool matches(const std::string& id, const protocol::Json& meta) const;
@@ -84,6 +88,11 @@ private:
     static void on_ice_candidate(GstElement*, guint mline, char* candidate, gpointer data);
     static void on_connection_state(GObject* webrtc, GParamSpec*, gpointer data);
     static void on_gathering_state(GObject* webrtc, GParamSpec*, gpointer data);
+    // The producer's `control` channel, if it opens one (signalsink with
+    // enable-control-data-channel, webrtcsink likewise): navigation events
+    // from downstream go to it.
+    static void on_data_channel(GstElement* webrtc, GstWebRTCDataChannel* channel, gpointer data);
+    static GstPadProbeReturn on_upstream_event(GstPad* pad, GstPadProbeInfo* info, gpointer data);
 
     GstElement* element_;
     Settings settings_;
@@ -117,10 +126,11 @@ private:
     GstElement* webrtc_ = nullptr; // owned by the bin
     PromiseKeeper promises_;       // every promise given to webrtc_
     std::vector<Chain> chains_;
+    std::shared_ptr<ControlChannel> control_;
     unsigned video_count_ = 0;
     unsigned audio_count_ = 0;
     std::shared_ptr<std::weak_ptr<Receiver>> weak_self_;
-    SignalConnection pad_handler_, ice_handler_, state_handler_, gathering_handler_;
+    SignalConnection pad_handler_, ice_handler_, state_handler_, gathering_handler_, data_channel_handler_;
 };
 
 } // namespace signalbin

@@ -6,8 +6,10 @@
 #include "pipeline-helpers.h"
 
 #include <gst/check/gstcheck.h>
+#include <gst/video/navigation.h>
 
 #include <algorithm>
+#include <mutex>
 #include <set>
 
 using namespace signalbin;
@@ -548,6 +550,118 @@ GST_START_TEST(test_eos_on_leave_embedded_server)
 }
 GST_END_TEST;
 
+// ---- control channel ---------------------------------------------------------------
+
+namespace {
+
+// The navigation events that reach a pad from downstream.
+class NavigationWatch {
+public:
+    explicit NavigationWatch(GstPad* pad) : pad_(take_ref(pad))
+    {
+        probe_ = gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, &NavigationWatch::on_event, this, nullptr);
+    }
+    ~NavigationWatch() { gst_pad_remove_probe(pad_.get(), probe_); }
+    NavigationWatch(const NavigationWatch&) = delete;
+    NavigationWatch& operator=(const NavigationWatch&) = delete;
+
+    std::vector<GRef<GstEvent>> events() const
+    {
+        std::lock_guard<std::mutex> guard(lock_);
+        return events_;
+    }
+
+private:
+    static GstPadProbeReturn on_event(GstPad*, GstPadProbeInfo* info, gpointer data)
+    {
+        GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info);
+        if (GST_EVENT_TYPE(event) == GST_EVENT_NAVIGATION) {
+            auto* self = static_cast<NavigationWatch*>(data);
+            std::lock_guard<std::mutex> guard(self->lock_);
+            self->events_.push_back(take_ref(event));
+        }
+        return GST_PAD_PROBE_OK;
+    }
+
+    GRef<GstPad> pad_;
+    gulong probe_ = 0;
+    mutable std::mutex lock_;
+    std::vector<GRef<GstEvent>> events_;
+};
+
+} // namespace
+
+// A pointer moved over signalsrc's output (as a video sink's window sends
+// it) reaches the element upstream of signalsink, through the control
+// channel signalsink opened, with its coordinates and modifiers.
+GST_START_TEST(test_navigation_reaches_producer)
+{
+    SocketCheck sockets;
+    Pipeline producer(std::string("videotestsrc is-live=true name=camera ! "
+                                  "video/x-raw,width=320,height=240,framerate=30/1 ! ") +
+                      embedded_sink("enable-control-data-channel=true"));
+    GRef<GstPad> camera = adopt_ref(gst_element_get_static_pad(producer.element("camera").get(), "src"));
+    NavigationWatch watch(camera.get());
+    producer.play();
+    unsigned port = server_port(producer);
+
+    Pipeline consumer(consumer_src(port) + " ! fakesink name=out sync=false");
+    BufferCounter frames;
+    frames.attach(consumer.element("out").get());
+    consumer.play();
+    expect_buffers(frames, kFrames, "decoded video", {&producer, &consumer});
+
+    // Sent until one arrives: the channel opens after the media flows.
+    GRef<GstPad> out = adopt_ref(gst_element_get_static_pad(consumer.element("out").get(), "sink"));
+    auto shift = GST_NAVIGATION_MODIFIER_SHIFT_MASK;
+    bool arrived = wait_until(
+        [&] {
+            gst_pad_push_event(out.get(), gst_navigation_event_new_mouse_move(100, 50, shift));
+            return !watch.events().empty();
+        },
+        kTimeout, {&producer, &consumer});
+    fail_unless(arrived, "no navigation event reached the producer's source");
+    GstEvent* event = watch.events().front().get();
+    fail_unless_equals_int(gst_navigation_event_get_type(event), GST_NAVIGATION_EVENT_MOUSE_MOVE);
+    double x = 0, y = 0;
+    GstNavigationModifierType state = GST_NAVIGATION_MODIFIER_NONE;
+    fail_unless(gst_navigation_event_parse_mouse_move_event(event, &x, &y), "not a mouse move");
+    fail_unless(gst_navigation_event_parse_modifier_state(event, &state), "no modifier state");
+    fail_unless(x == 100 && y == 50, "the pointer arrived at %f,%f", x, y);
+    fail_unless_equals_int(state, shift);
+
+    consumer.stop();
+    producer.stop();
+}
+GST_END_TEST;
+
+// Without the property no channel is opened, and navigation stays local.
+GST_START_TEST(test_no_control_channel_by_default)
+{
+    SocketCheck sockets;
+    Pipeline producer(std::string("videotestsrc is-live=true name=camera ! "
+                                  "video/x-raw,width=320,height=240,framerate=30/1 ! ") +
+                      embedded_sink());
+    GRef<GstPad> camera = adopt_ref(gst_element_get_static_pad(producer.element("camera").get(), "src"));
+    NavigationWatch watch(camera.get());
+    producer.play();
+    unsigned port = server_port(producer);
+    Pipeline consumer(consumer_src(port) + " ! fakesink name=out sync=false");
+    BufferCounter frames;
+    frames.attach(consumer.element("out").get());
+    consumer.play();
+    expect_buffers(frames, kFrames, "decoded video", {&producer, &consumer});
+    GRef<GstPad> out = adopt_ref(gst_element_get_static_pad(consumer.element("out").get(), "sink"));
+    for (int i = 0; i < 10; ++i)
+        gst_pad_push_event(out.get(), gst_navigation_event_new_mouse_move(1, 1, GST_NAVIGATION_MODIFIER_NONE));
+    // Another 30 frames: time for an event that was sent to arrive.
+    expect_buffers(frames, 2 * kFrames, "decoded video", {&producer, &consumer});
+    fail_unless_equals_int(watch.events().size(), 0);
+    consumer.stop();
+    producer.stop();
+}
+GST_END_TEST;
+
 static Suite* elements_suite()
 {
     Suite* s = suite_create("elements");
@@ -571,6 +685,10 @@ static Suite* elements_suite()
     tcase_add_test(tc, test_server_restart);
     tcase_add_test(tc, test_eos_on_leave);
     tcase_add_test(tc, test_eos_on_leave_embedded_server);
+
+    tc = add("control");
+    tcase_add_test(tc, test_navigation_reaches_producer);
+    tcase_add_test(tc, test_no_control_channel_by_default);
     return s;
 }
 
