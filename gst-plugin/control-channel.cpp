@@ -140,7 +140,7 @@ void ControlChannel::Shared::handle(const std::string& text)
 std::optional<std::string> ControlChannel::Shared::deliver(const ControlRequest& request)
 {
     bool navigation = request.navigation();
-    bool any = false, handled = false;
+    bool any = false;
     for (const Target& target : targets) {
         if (request.mid ? target.mid != request.mid : (navigation && !target.video))
             continue;
@@ -152,16 +152,16 @@ std::optional<std::string> ControlChannel::Shared::deliver(const ControlRequest&
         if (navigation && target.divisor > 1 && gst_navigation_event_get_coordinates(event, &x, &y))
             gst_navigation_event_set_coordinates(event, x * target.divisor, y * target.divisor);
         // Upstream from the stream's sink pad: to the element feeding signalsink.
-        if (gst_pad_push_event(target.pad.get(), event))
-            handled = true;
+        // What that returns says little: an element that acts on navigation
+        // (navigationtest) passes it on, and a source then refuses it.
+        if (!gst_pad_push_event(target.pad.get(), event))
+            GST_LOG("%s: nothing upstream took the event", target.name.c_str());
     }
     if (!any) {
         if (request.mid)
             return "no stream has mid " + *request.mid;
         return navigation ? "the producer has no video stream (yet)" : "the producer has no stream (yet)";
     }
-    if (!handled)
-        return "no element upstream handled the event";
     return std::nullopt;
 }
 

@@ -12,7 +12,10 @@ const iceServers = params.getAll("stun").map((url) => ({ urls: url }));
 const webrtcConfig = { iceServers, bundlePolicy: "max-bundle" };
 
 const $ = (id) => document.getElementById(id);
-const state = { api: null, session: null, producerId: null, publisher: null, publishing: null, lastStats: null };
+const state = {
+  api: null, session: null, producerId: null, publisher: null, publishing: null, lastStats: null,
+  remoteController: null, controlResponses: [],
+};
 window.signalbin = state; // for the browser tests and the curious
 
 function showError(text) {
@@ -67,7 +70,10 @@ function stopWatching() {
     state.session = null;
   }
   state.producerId = null;
+  state.remoteController = null;
   $("video").srcObject = null;
+  $("video").controls = true;
+  $("remote").hidden = true;
   $("stats").textContent = "";
 }
 
@@ -91,6 +97,22 @@ function watch(producer) {
       state.producerId = null;
       renderProducers();
     }
+  });
+  // A producer that offers control (signalsink enable-control-data-channel,
+  // webrtcsink likewise) gets the pointer, wheel, keys and touches over the
+  // video, through gstwebrtc-api's remote controller.
+  session.addEventListener("remoteControllerChanged", () => {
+    const controller = session.remoteController;
+    state.remoteController = controller;
+    if (controller) {
+      controller.attachVideoElement($("video"));
+      controller.addEventListener("controlResponse", (event) => {
+        state.controlResponses.push(event.detail);
+        if (state.controlResponses.length > 100) state.controlResponses.shift();
+      });
+    }
+    $("video").controls = !controller; // clicks go to the producer, not to play/pause
+    $("remote").hidden = !controller;
   });
   session.addEventListener("streamsChanged", () => {
     if (session.streams.length > 0) {
