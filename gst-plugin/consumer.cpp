@@ -151,7 +151,7 @@ bool Consumer::add(GstElement* element)
     return false;
 }
 
-bool Consumer::start(const std::optional<std::string>& offer, std::string& error)
+bool Consumer::prepare(std::string& error)
 {
     GstElement* webrtc = make_webrtcbin(context_.webrtc, name());
     if (!webrtc) {
@@ -175,7 +175,7 @@ bool Consumer::start(const std::optional<std::string>& offer, std::string& error
     state_handler_ = connect("notify::connection-state", G_CALLBACK(&Consumer::on_connection_state));
     ice_state_handler_ = connect("notify::ice-connection-state", G_CALLBACK(&Consumer::on_connection_state));
     gathering_handler_ = connect("notify::ice-gathering-state", G_CALLBACK(&Consumer::on_gathering_state));
-    if (context_.control_channel)
+    if (context_.control_channel || !context_.app_channel.empty())
         data_channel_handler_ = connect("on-data-channel", G_CALLBACK(&Consumer::on_data_channel));
     gst_element_sync_state_with_parent(webrtc_);
     if (context_.session_timeout_ms > 0) {
@@ -188,11 +188,17 @@ bool Consumer::start(const std::optional<std::string>& offer, std::string& error
                                                    return false;
                                                });
     }
+    return true;
+}
+
+void Consumer::negotiate(const std::optional<std::string>& offer)
+{
+    if (tearing_down_)
+        return;
     if (offer)
         answer(*offer);
     else
         this->offer();
-    return true;
 }
 
 void Consumer::fail(const std::string& why)
@@ -248,8 +254,7 @@ void Consumer::offer()
         if (!add_sendonly_transceiver(std::move(caps), *stream))
             return;
     }
-    if (context_.control_channel)
-        open_control_channel();
+    open_channels();
     GstPromise* promise = promises_.keep(promise_then([weak = weak_from_this()](const PromiseResult& result) {
         auto offer = std::make_shared<SessionDescription>(reply_description(result.reply, "offer"));
         std::string error = result.ok() && !*offer ? "no offer in its reply" : result.error;
@@ -387,13 +392,11 @@ void Consumer::answer(const std::string& offer_sdp)
         if (!add_sendonly_transceiver(std::move(caps), *p.stream))
             return;
     }
-    // A channel of ours only where the consumer offered an SCTP m-line.
-    if (context_.control_channel) {
-        for (guint i = 0; i < gst_sdp_message_medias_len(message); ++i) {
-            if (g_strcmp0(gst_sdp_media_get_media(gst_sdp_message_get_media(message, i)), "application") == 0) {
-                open_control_channel();
-                break;
-            }
+    // Channels of ours only where the consumer offered an SCTP m-line.
+    for (guint i = 0; i < gst_sdp_message_medias_len(message); ++i) {
+        if (g_strcmp0(gst_sdp_media_get_media(gst_sdp_message_get_media(message, i)), "application") == 0) {
+            open_channels();
+            break;
         }
     }
     GstPromise* promise = promises_.keep(promise_then([weak = weak_from_this(), plan](const PromiseResult& result) {
@@ -465,7 +468,24 @@ void Consumer::link_ready_branches()
     }
 }
 
-// ---- the control channel -----------------------------------------------------
+// ---- data channels ---------------------------------------------------------------
+
+void Consumer::open_channels()
+{
+    if (context_.control_channel)
+        open_control_channel();
+    if (context_.app_channel.empty() || !context_.apps)
+        return;
+    GRef<GstWebRTCDataChannel> channel = MessageChannel::open(webrtc_, context_.app_channel);
+    if (!channel) {
+        GST_ELEMENT_WARNING(context_.bin, STREAM, FAILED,
+                            ("Could not open data channel \"%s\" to consumer %s", context_.app_channel.c_str(),
+                             peer_id_.c_str()),
+                            ("webrtcbin refused create-data-channel; the consumer is served without it"));
+        return;
+    }
+    context_.apps->add(session_id_, peer_id_, std::move(channel));
+}
 
 void Consumer::open_control_channel()
 {
@@ -529,10 +549,12 @@ void Consumer::on_data_channel(GstElement*, GstWebRTCDataChannel* channel, gpoin
     auto self = static_cast<WeakConsumer*>(data)->lock();
     if (!self || self->tearing_down_)
         return;
-    char* raw = nullptr;
-    g_object_get(channel, "label", &raw, nullptr);
-    GCharPtr label(raw);
-    if (!label || g_strcmp0(label.get(), kControlChannelLabel) != 0)
+    std::string label = MessageChannel::label_of(channel);
+    if (!self->context_.app_channel.empty() && label == self->context_.app_channel && self->context_.apps) {
+        self->context_.apps->add(self->session_id_, self->peer_id_, take_ref(channel));
+        return;
+    }
+    if (label != kControlChannelLabel || !self->context_.control_channel)
         return;
     self->on_thread([channel = take_ref(channel)](Consumer& c) mutable {
         c.controls_.push_back(std::make_unique<ControlChannel>(std::move(channel)));
@@ -979,6 +1001,8 @@ void Consumer::stop_handlers()
     gathering_handler_.disconnect();
     data_channel_handler_.disconnect();
     controls_.clear(); // waits for a request in progress
+    if (context_.apps)
+        context_.apps->remove_session(session_id_);
 }
 
 // On the signaller thread, once no streaming thread is inside a branch.

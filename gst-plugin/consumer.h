@@ -12,6 +12,7 @@
 // which signalsink routes an element's error to its consumer.
 #pragma once
 
+#include "app-channels.h"
 #include "congestion-controller.h"
 #include "control-channel.h"
 #include "ladder.h"
@@ -47,6 +48,8 @@ public:
         bool congestion_control = true;
         CongestionController::Settings congestion;
         bool control_channel = false; // a `control` data channel (control-channel.h)
+        std::string app_channel;      // the label of the application's data channel; "": none
+        std::shared_ptr<AppChannels> apps;
         unsigned max_kbps = 0; // a lone consumer's top-tier encoder, at most (0: the top rung)
         // Called on the signaller thread when the connection failed or
         // negotiation could not complete.
@@ -86,8 +89,11 @@ public:
     const std::string& peer_id() const { return peer_id_; }
     GstElement* webrtcbin() const { return webrtc_; }
 
-    // Adds the webrtcbin and starts negotiating; false (with `error`) if it cannot.
-    bool start(const std::optional<std::string>& offer, std::string& error);
+    // Adds the webrtcbin; false (with `error`) if it cannot. Then
+    // negotiate() offers, or answers `offer`: in between the application
+    // may configure the webrtcbin (consumer-added), open data channels.
+    bool prepare(std::string& error);
+    void negotiate(const std::optional<std::string>& offer);
     void remote_sdp(const protocol::Sdp& sdp);
     void remote_ice(const protocol::Ice& ice);
     // Unlinks every branch when idle, then removes all elements; `done` runs
@@ -163,6 +169,7 @@ private:
     // The `control` channel (enable-control-data-channel): ours, in the
     // offer or answer, and any the peer opens with that label.
     void open_control_channel();
+    void open_channels(); // control and application, as configured
     void update_control_targets();
     static void on_data_channel(GstElement*, GstWebRTCDataChannel* channel, gpointer data);
     void flush_pending_ice();

@@ -7,14 +7,14 @@
 // is answered, with an error when no stream took it.
 // signalsrc's side: send(navigation event) and the producer's answers.
 //
-// webrtcbin calls back on its SCTP threads; what those callbacks touch is
-// behind one lock, and the destructor waits for a callback in progress, so
-// the owner may go at any time.
+// webrtcbin calls back on its SCTP threads (message-channel.h); the targets
+// are behind a lock of their own.
 #pragma once
 
 #include "control-message.h"
 #include "glib-ptr.h"
 #include "gst-ptr.h"
+#include "message-channel.h"
 
 #include <gst/gst.h>
 #include <gst/webrtc/webrtc.h>
@@ -48,7 +48,10 @@ public:
 
     // Opens a `control` channel on `webrtcbin` (before negotiation, so
     // that it is in the offer or answer); none if webrtcbin would not.
-    static GRef<GstWebRTCDataChannel> open(GstElement* webrtcbin);
+    static GRef<GstWebRTCDataChannel> open(GstElement* webrtcbin)
+    {
+        return MessageChannel::open(webrtcbin, kControlChannelLabel);
+    }
 
     // `on_response` (optional) hears the peer's responses to our requests.
     explicit ControlChannel(GRef<GstWebRTCDataChannel> channel,
@@ -62,26 +65,21 @@ public:
     // channel is not open.
     bool send_navigation(GstEvent* event, const std::optional<std::string>& mid);
     Counts counts() const;
-    GstWebRTCDataChannel* channel() const { return shared_->channel.get(); }
 
 private:
-    struct Shared {
+    struct State {
         std::mutex lock;
-        bool closed = false;
-        GRef<GstWebRTCDataChannel> channel;
         std::vector<Target> targets;
         std::function<void(const ControlResponse&)> on_response;
         Counts counts;
         guint64 next_id = 0;
-        void handle(const std::string& text);
-        std::optional<std::string> deliver(const ControlRequest& request);
-        void send(const std::string& text);
     };
-    static void on_string(GstWebRTCDataChannel*, const char* text, gpointer data);
-    static void on_data(GstWebRTCDataChannel*, GBytes* bytes, gpointer data);
+    void handle(const std::string& text);
+    std::optional<std::string> deliver(const ControlRequest& request);
 
-    std::shared_ptr<Shared> shared_;
-    SignalConnection string_handler_, data_handler_;
+    // Declared first, destroyed last: the channel's callbacks use it.
+    std::shared_ptr<State> state_;
+    std::unique_ptr<MessageChannel> channel_;
 };
 
 } // namespace signalbin

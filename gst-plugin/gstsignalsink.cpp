@@ -51,6 +51,7 @@ enum {
     PROP_VIDEO_LADDER,
     PROP_CONGESTION_CONTROL,
     PROP_ENABLE_CONTROL_DATA_CHANNEL,
+    PROP_APP_DATA_CHANNEL,
     PROP_MIN_BITRATE,
     PROP_START_BITRATE,
     PROP_MAX_BITRATE,
@@ -58,7 +59,7 @@ enum {
     PROP_SERVER_PORT,
 };
 
-enum { SIGNAL_CONSUMER_ADDED, SIGNAL_CONSUMER_REMOVED, N_SIGNALS };
+enum { SIGNAL_CONSUMER_ADDED, SIGNAL_CONSUMER_REMOVED, SIGNAL_APP_MESSAGE, SIGNAL_APP_DATA, N_SIGNALS };
 guint signals[N_SIGNALS];
 
 GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE(
@@ -76,6 +77,7 @@ struct Settings {
     std::string video_ladder; // "": default_ladder(video_bitrate)
     bool congestion_control = true;
     bool control_channel = false;
+    std::string app_channel; // "": none
     unsigned min_bitrate = kDefaultMinBitrate;
     unsigned start_bitrate = 0; // 0: the top rung, with headroom
     unsigned max_bitrate = 0;   // 0: the top rung
@@ -96,6 +98,8 @@ struct Private {
     // let go later, at the next start or at dispose, normally on another
     // thread, where its signalling thread can be joined.
     std::shared_ptr<Producer> stopped;
+    // Every consumer's application channel (app-data-channel).
+    std::shared_ptr<AppChannels> apps;
 };
 
 } // namespace
@@ -249,6 +253,8 @@ std::shared_ptr<Producer> make_producer(GstSignalSink* self)
     settings.session_timeout_ms = priv->settings.common.session_timeout_ms;
     settings.congestion_control = priv->settings.congestion_control;
     settings.control_channel = priv->settings.control_channel;
+    settings.app_channel = priv->settings.app_channel;
+    settings.apps = priv->apps;
     unsigned top = priv->settings.video_bitrate;
     settings.congestion.min_bps = priv->settings.min_bitrate * 1000ull;
     // Start a little above the top rung, so the first consumer starts on it.
@@ -371,6 +377,9 @@ void set_property(GObject* object, guint id, const GValue* value, GParamSpec* ps
         case PROP_ENABLE_CONTROL_DATA_CHANNEL:
             s.control_channel = g_value_get_boolean(value);
             break;
+        case PROP_APP_DATA_CHANNEL:
+            s.app_channel = g_value_get_string(value) ? g_value_get_string(value) : "";
+            break;
         case PROP_MIN_BITRATE:
             s.min_bitrate = g_value_get_uint(value);
             break;
@@ -430,6 +439,9 @@ void get_property(GObject* object, guint id, GValue* value, GParamSpec* pspec)
             break;
         case PROP_ENABLE_CONTROL_DATA_CHANNEL:
             g_value_set_boolean(value, s.control_channel);
+            break;
+        case PROP_APP_DATA_CHANNEL:
+            g_value_set_string(value, s.app_channel.empty() ? nullptr : s.app_channel.c_str());
             break;
         case PROP_MIN_BITRATE:
             g_value_set_uint(value, s.min_bitrate);
@@ -546,6 +558,15 @@ static void gst_signal_sink_class_init(GstSignalSinkClass* klass)
             "each request is answered. Applies to consumers that join after it is set",
             FALSE, rw));
     g_object_class_install_property(
+        object_class, PROP_APP_DATA_CHANNEL,
+        g_param_spec_string(
+            "app-data-channel", "Application data channel",
+            "Label of a data channel for the application, opened to each consumer (in the offer, or in the "
+            "answer when the consumer's offer has a data channel); one the consumer opens with this label is "
+            "taken too. What arrives on it is emitted as app-message (text) and app-data (binary); "
+            "send-app-message and send-app-data send on it. NULL: none",
+            nullptr, rw));
+    g_object_class_install_property(
         object_class, PROP_MIN_BITRATE,
         g_param_spec_uint("min-bitrate", "Minimum bitrate",
                           "The lowest a consumer's bandwidth estimate goes, in kbit/s", 16, 100000,
@@ -587,6 +608,11 @@ static void gst_signal_sink_class_init(GstSignalSinkClass* klass)
      * GstSignalSink::consumer-added:
      * @peer_id: the consumer's peer id
      * @webrtcbin: the consumer's webrtcbin
+     *
+     * Emitted when the consumer's webrtcbin is in the bin and before
+     * negotiation starts, on the element's signalling thread: a handler may
+     * set webrtcbin properties and create data channels, which go in the
+     * offer (or the answer).
      */
     signals[SIGNAL_CONSUMER_ADDED] =
         g_signal_new("consumer-added", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
@@ -600,6 +626,59 @@ static void gst_signal_sink_class_init(GstSignalSinkClass* klass)
         g_signal_new("consumer-removed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
                      G_TYPE_NONE, 2, G_TYPE_STRING, GST_TYPE_ELEMENT);
 
+    /**
+     * GstSignalSink::app-message:
+     * @peer_id: the consumer's peer id
+     * @text: what it sent
+     *
+     * A text message on a consumer's app-data-channel; emitted on
+     * webrtcbin's SCTP thread.
+     */
+    signals[SIGNAL_APP_MESSAGE] =
+        g_signal_new("app-message", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
+                     G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+    /**
+     * GstSignalSink::app-data:
+     * @peer_id: the consumer's peer id
+     * @data: what it sent
+     *
+     * A binary message on a consumer's app-data-channel; emitted on
+     * webrtcbin's SCTP thread.
+     */
+    signals[SIGNAL_APP_DATA] =
+        g_signal_new("app-data", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
+                     G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_BYTES);
+    /**
+     * GstSignalSink::send-app-message:
+     * @peer_id: (nullable): a consumer's peer id; NULL: every consumer
+     * @text: the message
+     *
+     * Sends a text message on the app-data-channel. From any thread.
+     *
+     * Returns: TRUE if it went out to at least one consumer (whose channel is open)
+     */
+    g_signal_new_class_handler("send-app-message", G_TYPE_FROM_CLASS(klass),
+                               static_cast<GSignalFlags>(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+                               G_CALLBACK(+[](GstSignalSink* self, const char* peer, const char* text) -> gboolean {
+                                   return text && self->priv->apps->send_text(peer ? peer : "", text) > 0;
+                               }),
+                               nullptr, nullptr, nullptr, G_TYPE_BOOLEAN, 2, G_TYPE_STRING, G_TYPE_STRING);
+    /**
+     * GstSignalSink::send-app-data:
+     * @peer_id: (nullable): a consumer's peer id; NULL: every consumer
+     * @data: the message
+     *
+     * Sends a binary message on the app-data-channel. From any thread.
+     *
+     * Returns: TRUE if it went out to at least one consumer (whose channel is open)
+     */
+    g_signal_new_class_handler("send-app-data", G_TYPE_FROM_CLASS(klass),
+                               static_cast<GSignalFlags>(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+                               G_CALLBACK(+[](GstSignalSink* self, const char* peer, GBytes* data) -> gboolean {
+                                   return data && self->priv->apps->send_bytes(peer ? peer : "", data) > 0;
+                               }),
+                               nullptr, nullptr, nullptr, G_TYPE_BOOLEAN, 2, G_TYPE_STRING, G_TYPE_BYTES);
+
     gst_element_class_add_static_pad_template(element_class, &video_template);
     gst_element_class_add_static_pad_template(element_class, &audio_template);
     gst_element_class_set_static_metadata(element_class, "WebRTC sink (signalbin)", "Sink/Network/WebRTC",
@@ -611,5 +690,13 @@ static void gst_signal_sink_class_init(GstSignalSinkClass* klass)
 static void gst_signal_sink_init(GstSignalSink* self)
 {
     self->priv = new Private();
+    AppChannels::Events events;
+    events.text = [self](const std::string& peer, const std::string& text) {
+        g_signal_emit(self, signals[SIGNAL_APP_MESSAGE], 0, peer.c_str(), text.c_str());
+    };
+    events.bytes = [self](const std::string& peer, GBytes* bytes) {
+        g_signal_emit(self, signals[SIGNAL_APP_DATA], 0, peer.c_str(), bytes);
+    };
+    self->priv->apps = std::make_shared<AppChannels>(std::move(events));
     GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SINK);
 }

@@ -50,7 +50,11 @@ enum {
     PROP_PRODUCER_NAME,
     PROP_LATENCY,
     PROP_EOS_ON_LEAVE,
+    PROP_APP_DATA_CHANNEL,
 };
+
+enum { SIGNAL_APP_MESSAGE, SIGNAL_APP_DATA, N_SIGNALS };
+guint signals[N_SIGNALS];
 
 GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE(
     "video_%u", GST_PAD_SRC, GST_PAD_SOMETIMES, GST_STATIC_CAPS("video/x-raw; video/x-h264; video/x-vp8"));
@@ -63,6 +67,7 @@ struct Settings {
     std::string producer_name;
     unsigned latency_ms = kDefaultLatencyMs;
     bool eos_on_leave = false;
+    std::string app_channel; // "": none
 };
 
 struct Private {
@@ -169,11 +174,24 @@ std::shared_ptr<Receiver> make_receiver(GstSignalSrc* self)
     settings.producer_name = s.producer_name;
     settings.eos_on_leave = s.eos_on_leave;
     settings.session_timeout_ms = s.common.session_timeout_ms;
+    settings.app_channel = s.app_channel;
     GST_OBJECT_UNLOCK(self);
     Receiver::Pads pads;
+    pads.app_text = [self](const std::string& text) {
+        g_signal_emit(self, signals[SIGNAL_APP_MESSAGE], 0, text.c_str());
+    };
+    pads.app_bytes = [self](GBytes* bytes) { g_signal_emit(self, signals[SIGNAL_APP_DATA], 0, bytes); };
     pads.expose = [self](const std::string& name, const GstCaps*) { return expose(self, name); };
     pads.end_of_stream = [self] { end_of_stream(self); };
     return std::make_shared<Receiver>(GST_ELEMENT(self), std::move(settings), std::move(pads));
+}
+
+std::shared_ptr<Receiver> current_receiver(GstSignalSrc* self)
+{
+    GST_OBJECT_LOCK(self);
+    std::shared_ptr<Receiver> receiver = self->priv->receiver;
+    GST_OBJECT_UNLOCK(self);
+    return receiver;
 }
 
 void stop_receiver(GstSignalSrc* self)
@@ -234,6 +252,9 @@ void set_property(GObject* object, guint id, const GValue* value, GParamSpec* ps
         case PROP_EOS_ON_LEAVE:
             s.eos_on_leave = g_value_get_boolean(value);
             break;
+        case PROP_APP_DATA_CHANNEL:
+            s.app_channel = string_value(value);
+            break;
         default:
             G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
         }
@@ -259,6 +280,9 @@ void get_property(GObject* object, guint id, GValue* value, GParamSpec* pspec)
             break;
         case PROP_EOS_ON_LEAVE:
             g_value_set_boolean(value, s.eos_on_leave);
+            break;
+        case PROP_APP_DATA_CHANNEL:
+            set_string_value(value, s.app_channel);
             break;
         default:
             G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
@@ -408,6 +432,61 @@ static void gst_signal_src_class_init(GstSignalSrcClass* klass)
                              "When the producer ends the session or disappears, send EOS instead of waiting for a "
                              "matching producer to come back",
                              FALSE, rw));
+    g_object_class_install_property(
+        object_class, PROP_APP_DATA_CHANNEL,
+        g_param_spec_string("app-data-channel", "Application data channel",
+                            "Label of the producer's data channel for the application (signalsink's "
+                            "app-data-channel): what arrives on it is emitted as app-message (text) and app-data "
+                            "(binary); send-app-message and send-app-data send on it. NULL: none",
+                            nullptr, rw));
+
+    /**
+     * GstSignalSrc::app-message:
+     * @text: what the producer sent
+     *
+     * A text message on the app-data-channel; emitted on webrtcbin's SCTP thread.
+     */
+    signals[SIGNAL_APP_MESSAGE] =
+        g_signal_new("app-message", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
+                     G_TYPE_NONE, 1, G_TYPE_STRING);
+    /**
+     * GstSignalSrc::app-data:
+     * @data: what the producer sent
+     *
+     * A binary message on the app-data-channel; emitted on webrtcbin's SCTP thread.
+     */
+    signals[SIGNAL_APP_DATA] = g_signal_new("app-data", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr,
+                                            nullptr, nullptr, G_TYPE_NONE, 1, G_TYPE_BYTES);
+    /**
+     * GstSignalSrc::send-app-message:
+     * @text: the message
+     *
+     * Sends a text message to the producer on the app-data-channel. From any thread.
+     *
+     * Returns: TRUE if it went out (the channel is open)
+     */
+    g_signal_new_class_handler("send-app-message", G_TYPE_FROM_CLASS(klass),
+                               static_cast<GSignalFlags>(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+                               G_CALLBACK(+[](GstSignalSrc* self, const char* text) -> gboolean {
+                                   std::shared_ptr<Receiver> receiver = current_receiver(self);
+                                   return text && receiver && receiver->send_app_text(text);
+                               }),
+                               nullptr, nullptr, nullptr, G_TYPE_BOOLEAN, 1, G_TYPE_STRING);
+    /**
+     * GstSignalSrc::send-app-data:
+     * @data: the message
+     *
+     * Sends a binary message to the producer on the app-data-channel. From any thread.
+     *
+     * Returns: TRUE if it went out (the channel is open)
+     */
+    g_signal_new_class_handler("send-app-data", G_TYPE_FROM_CLASS(klass),
+                               static_cast<GSignalFlags>(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+                               G_CALLBACK(+[](GstSignalSrc* self, GBytes* data) -> gboolean {
+                                   std::shared_ptr<Receiver> receiver = current_receiver(self);
+                                   return data && receiver && receiver->send_app_bytes(data);
+                               }),
+                               nullptr, nullptr, nullptr, G_TYPE_BOOLEAN, 1, G_TYPE_BYTES);
 
     gst_element_class_add_static_pad_template(element_class, &video_template);
     gst_element_class_add_static_pad_template(element_class, &audio_template);

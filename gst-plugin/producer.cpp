@@ -203,6 +203,8 @@ void Producer::session_requested(const std::string& session_id, const std::strin
     context.session_timeout_ms = settings_.session_timeout_ms;
     context.congestion_control = settings_.congestion_control;
     context.control_channel = settings_.control_channel;
+    context.app_channel = settings_.app_channel;
+    context.apps = settings_.apps;
     context.congestion = settings_.congestion;
     context.max_kbps = settings_.max_kbps;
     context.on_failed = [this](const std::string& session, const std::string& why) {
@@ -211,7 +213,7 @@ void Producer::session_requested(const std::string& session_id, const std::strin
     auto consumer = std::make_shared<Consumer>(std::move(context), next_serial_++, session_id, peer_id);
     consumers_[session_id] = consumer;
     std::string error;
-    if (!consumer->start(offer, error)) {
+    if (!consumer->prepare(error)) {
         GST_ELEMENT_WARNING(element_, CORE, MISSING_PLUGIN, ("Cannot serve consumer %s", peer_id.c_str()),
                             ("%s", error.c_str()));
         remove_consumer(session_id, true, error, false);
@@ -220,8 +222,14 @@ void Producer::session_requested(const std::string& session_id, const std::strin
     GST_INFO_OBJECT(element_, "consumer %s joined (session %s, %zu consumers)", peer_id.c_str(), session_id.c_str(),
                     consumers_.size());
     update_stats();
+    // Before negotiation, as webrtcsink does: a handler can still set up the
+    // webrtcbin and open data channels that go in the offer.
     if (events_.consumer_added)
         events_.consumer_added(peer_id, consumer->webrtcbin());
+    auto still = consumers_.find(session_id);
+    if (still == consumers_.end() || still->second != consumer)
+        return; // dropped, or the sink stopped, in the handler
+    consumer->negotiate(offer);
 }
 
 void Producer::session_ended(const std::string& session_id)

@@ -8,6 +8,7 @@
 // keep the object alive: its destructor never waits for anything.
 #pragma once
 
+#include "app-channels.h"
 #include "consumer.h"
 #include "signaller.h"
 #include "sink-stream.h"
@@ -32,6 +33,8 @@ public:
         unsigned session_timeout_ms = 0; // 0: no limit
         bool congestion_control = true;
         bool control_channel = false; // enable-control-data-channel
+        std::string app_channel;      // app-data-channel
+        std::shared_ptr<AppChannels> apps;
         CongestionController::Settings congestion;
         unsigned max_kbps = 0;
     };

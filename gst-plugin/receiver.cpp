@@ -504,13 +504,16 @@ void Receiver::teardown_webrtc()
     GstElement* webrtc;
     std::vector<Chain> chains;
     std::shared_ptr<ControlChannel> control;
+    std::shared_ptr<MessageChannel> app;
     {
         std::lock_guard<std::mutex> guard(lock_);
         webrtc = std::exchange(webrtc_, nullptr);
         chains.swap(chains_);
         control.swap(control_);
+        app.swap(app_);
     }
     control.reset(); // waits for a message in progress
+    app.reset();
     if (webrtc) {
         gst_element_set_locked_state(webrtc, TRUE);
         gst_element_set_state(webrtc, GST_STATE_NULL);
@@ -657,11 +660,18 @@ void Receiver::on_data_channel(GstElement* webrtc, GstWebRTCDataChannel* channel
     auto self = static_cast<WeakReceiver*>(data)->lock();
     if (!self)
         return;
-    char* label = nullptr;
-    g_object_get(channel, "label", &label, nullptr);
-    bool control = g_strcmp0(label, kControlChannelLabel) == 0;
-    g_free(label);
-    if (!control)
+    std::string label = MessageChannel::label_of(channel);
+    if (!self->settings_.app_channel.empty() && label == self->settings_.app_channel) {
+        Pads& pads = self->pads_;
+        auto app = std::make_shared<MessageChannel>(
+            take_ref(channel), [&pads](const std::string& text) { if (pads.app_text) pads.app_text(text); },
+            [&pads](GBytes* bytes) { if (pads.app_bytes) pads.app_bytes(bytes); });
+        std::lock_guard<std::mutex> guard(self->lock_);
+        if (self->webrtc_ == webrtc)
+            self->app_ = std::move(app);
+        return;
+    }
+    if (label != kControlChannelLabel)
         return;
     auto made = std::make_shared<ControlChannel>(take_ref(channel));
     std::lock_guard<std::mutex> guard(self->lock_);
@@ -669,6 +679,26 @@ void Receiver::on_data_channel(GstElement* webrtc, GstWebRTCDataChannel* channel
         return; // that session is over
     GST_INFO_OBJECT(self->element_, "the producer opened a control channel: navigation goes to it");
     self->control_ = std::move(made);
+}
+
+bool Receiver::send_app_text(const std::string& text)
+{
+    std::shared_ptr<MessageChannel> app;
+    {
+        std::lock_guard<std::mutex> guard(lock_);
+        app = app_;
+    }
+    return app && app->send_text(text);
+}
+
+bool Receiver::send_app_bytes(GBytes* bytes)
+{
+    std::shared_ptr<MessageChannel> app;
+    {
+        std::lock_guard<std::mutex> guard(lock_);
+        app = app_;
+    }
+    return app && app->send_bytes(bytes);
 }
 
 // On the thread of whoever sent the event (a video sink's window, an app).

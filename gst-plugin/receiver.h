@@ -35,6 +35,7 @@ public:
         // A session not connected (offer answered, ICE and DTLS up) by then is
         // ended and the producers tried again. 0: no limit.
         unsigned session_timeout_ms = 0;
+        std::string app_channel; // the label of the producer's channel for the application; "": none
     };
     // What the element provides: its output pads.
     struct Pads {
@@ -43,6 +44,9 @@ public:
         std::function<GstPad*(const std::string& name, const GstCaps* caps)> expose;
         // Producer gone and eos-on-leave: send EOS on every pad.
         std::function<void()> end_of_stream;
+        // A message on the application's channel (on an SCTP thread).
+        std::function<void(const std::string& text)> app_text;
+        std::function<void(GBytes* bytes)> app_bytes;
     };
 
     Receiver(GstElement* element, Settings settings, Pads pads);
@@ -53,6 +57,9 @@ public:
     // callback touches the element. The destructor calls it too, but the
     // element calls it itself, as a callback may hold the last reference.
     void shutdown();
+    // On the application's channel, from any thread; false when it is not open.
+    bool send_app_text(const std::string& text);
+    bool send_app_bytes(GBytes* bytes);
 
 private:
     struct Chain {
@@ -127,6 +134,7 @@ private:
     PromiseKeeper promises_;       // every promise given to webrtc_
     std::vector<Chain> chains_;
     std::shared_ptr<ControlChannel> control_;
+    std::shared_ptr<MessageChannel> app_;
     unsigned video_count_ = 0;
     unsigned audio_count_ = 0;
     std::shared_ptr<std::weak_ptr<Receiver>> weak_self_;

@@ -662,6 +662,182 @@ GST_START_TEST(test_no_control_channel_by_default)
 }
 GST_END_TEST;
 
+namespace {
+
+// What arrived on an element's app-message and app-data signals.
+struct AppInbox {
+    std::mutex lock;
+    std::vector<std::string> texts;   // "peer: text" on signalsink, "text" on signalsrc
+    std::vector<std::string> data;    // the bytes, as a string
+    std::vector<std::string> labels;  // data channels a webrtcbin was offered (on-data-channel)
+
+    bool has_text(const std::string& t)
+    {
+        std::lock_guard<std::mutex> guard(lock);
+        return std::find(texts.begin(), texts.end(), t) != texts.end();
+    }
+    bool has_data(const std::string& d)
+    {
+        std::lock_guard<std::mutex> guard(lock);
+        return std::find(data.begin(), data.end(), d) != data.end();
+    }
+    bool has_label(const std::string& l)
+    {
+        std::lock_guard<std::mutex> guard(lock);
+        return std::find(labels.begin(), labels.end(), l) != labels.end();
+    }
+};
+
+std::string bytes_text(GBytes* bytes)
+{
+    gsize size = 0;
+    const char* p = static_cast<const char*>(g_bytes_get_data(bytes, &size));
+    return std::string(p ? p : "", size);
+}
+
+} // namespace
+
+// The application's channel: text and binary messages both ways between
+// signalsink (per consumer) and signalsrc.
+GST_START_TEST(test_app_messages_both_ways)
+{
+    SocketCheck sockets;
+    Pipeline producer(std::string(kVideoSource) + " ! " + embedded_sink("app-data-channel=app"));
+    GRef<GstElement> sink = producer.element("sink");
+    AppInbox at_sink, at_src;
+    g_signal_connect(sink.get(), "app-message", G_CALLBACK(+[](GstElement*, const char* peer, const char* text, gpointer d) {
+                         auto* inbox = static_cast<AppInbox*>(d);
+                         std::lock_guard<std::mutex> guard(inbox->lock);
+                         inbox->texts.push_back(std::string(peer) + ": " + text);
+                     }),
+                     &at_sink);
+    g_signal_connect(sink.get(), "app-data", G_CALLBACK(+[](GstElement*, const char*, GBytes* bytes, gpointer d) {
+                         auto* inbox = static_cast<AppInbox*>(d);
+                         std::lock_guard<std::mutex> guard(inbox->lock);
+                         inbox->data.push_back(bytes_text(bytes));
+                     }),
+                     &at_sink);
+    producer.play();
+    unsigned port = server_port(producer);
+
+    Pipeline consumer(consumer_src(port, "app-data-channel=app") + " ! fakesink name=out sync=false");
+    GRef<GstElement> src = consumer.element("src");
+    g_signal_connect(src.get(), "app-message", G_CALLBACK(+[](GstElement*, const char* text, gpointer d) {
+                         auto* inbox = static_cast<AppInbox*>(d);
+                         std::lock_guard<std::mutex> guard(inbox->lock);
+                         inbox->texts.push_back(text);
+                     }),
+                     &at_src);
+    g_signal_connect(src.get(), "app-data", G_CALLBACK(+[](GstElement*, GBytes* bytes, gpointer d) {
+                         auto* inbox = static_cast<AppInbox*>(d);
+                         std::lock_guard<std::mutex> guard(inbox->lock);
+                         inbox->data.push_back(bytes_text(bytes));
+                     }),
+                     &at_src);
+    BufferCounter frames;
+    frames.attach(consumer.element("out").get());
+    consumer.play();
+    expect_buffers(frames, kFrames, "decoded video", {&producer, &consumer});
+
+    // Sent until the channel is open and it goes out.
+    auto send_until = [&](GstElement* element, const char* signal, auto... args) {
+        return wait_until(
+            [&] {
+                gboolean sent = FALSE;
+                g_signal_emit_by_name(element, signal, args..., &sent);
+                return sent == TRUE;
+            },
+            kTimeout, {&producer, &consumer});
+    };
+    fail_unless(send_until(src.get(), "send-app-message", "hello from signalsrc"), "signalsrc could not send");
+    fail_unless(send_until(sink.get(), "send-app-message", static_cast<const char*>(nullptr), "hello from signalsink"),
+                "signalsink could not send");
+    GRef<GBytes> up = adopt_ref(g_bytes_new_static("\x01\x02" "up", 4));
+    GRef<GBytes> down = adopt_ref(g_bytes_new_static("\x03\x04" "down", 6));
+    fail_unless(send_until(src.get(), "send-app-data", up.get()), "signalsrc could not send bytes");
+    fail_unless(send_until(sink.get(), "send-app-data", static_cast<const char*>(nullptr), down.get()),
+                "signalsink could not send bytes");
+    std::string peer;
+    fail_unless(wait_until(
+                    [&] {
+                        std::lock_guard<std::mutex> guard(at_sink.lock);
+                        for (const std::string& t : at_sink.texts) {
+                            size_t colon = t.find(": hello from signalsrc");
+                            if (colon != std::string::npos)
+                                peer = t.substr(0, colon);
+                        }
+                        return !peer.empty();
+                    },
+                    kTimeout, {&producer, &consumer}),
+                "signalsink never heard signalsrc");
+    fail_unless(wait_until([&] { return at_src.has_text("hello from signalsink"); }, kTimeout, {&producer, &consumer}),
+                "signalsrc never heard signalsink");
+    fail_unless(wait_until([&] { return at_sink.has_data("\x01\x02" "up"); }, kTimeout, {&producer, &consumer}),
+                "signalsink never got the bytes");
+    fail_unless(wait_until([&] { return at_src.has_data("\x03\x04" "down"); }, kTimeout, {&producer, &consumer}),
+                "signalsrc never got the bytes");
+    // To that consumer by its peer id, and to nobody by another.
+    fail_unless(send_until(sink.get(), "send-app-message", peer.c_str(), "just for you"), "not sent to %s", peer.c_str());
+    fail_unless(wait_until([&] { return at_src.has_text("just for you"); }, kTimeout, {&producer, &consumer}),
+                "signalsrc never heard the message for its peer id");
+    gboolean sent = TRUE;
+    g_signal_emit_by_name(sink.get(), "send-app-message", "nobody", "lost", &sent);
+    fail_unless(!sent, "sent to a peer id nobody has");
+
+    consumer.stop();
+    producer.stop();
+}
+GST_END_TEST;
+
+// consumer-added comes before negotiation: a data channel its handler opens
+// is in the offer (nothing else here makes an SCTP m-line) and reaches the
+// consumer.
+GST_START_TEST(test_consumer_added_before_negotiation)
+{
+    SocketCheck sockets;
+    Pipeline producer(std::string(kVideoSource) + " ! " + embedded_sink());
+    GRef<GstElement> sink = producer.element("sink");
+    g_signal_connect(sink.get(), "consumer-added", G_CALLBACK(+[](GstElement*, const char*, GstElement* webrtc, gpointer) {
+                         // A handler that takes its time (not a wait for anything): had
+                         // negotiation started before it, the offer would be made meanwhile,
+                         // without the channel.
+                         g_usleep(300 * 1000);
+                         GObject* channel = nullptr;
+                         g_signal_emit_by_name(webrtc, "create-data-channel", "opened-in-consumer-added", nullptr,
+                                               &channel);
+                         if (channel)
+                             g_object_unref(channel);
+                     }),
+                     nullptr);
+    producer.play();
+    unsigned port = server_port(producer);
+    Pipeline consumer(consumer_src(port) + " ! fakesink name=out sync=false");
+    GRef<GstElement> src = consumer.element("src");
+    AppInbox at_src;
+    g_signal_connect(src.get(), "deep-element-added", G_CALLBACK(+[](GstBin*, GstBin*, GstElement* e, gpointer d) {
+                         GstElementFactory* f = gst_element_get_factory(e);
+                         if (!f || g_strcmp0(GST_OBJECT_NAME(f), "webrtcbin") != 0)
+                             return;
+                         g_signal_connect(e, "on-data-channel", G_CALLBACK(+[](GstElement*, GObject* c, gpointer d) {
+                                              auto* inbox = static_cast<AppInbox*>(d);
+                                              char* label = nullptr;
+                                              g_object_get(c, "label", &label, nullptr);
+                                              std::lock_guard<std::mutex> guard(inbox->lock);
+                                              inbox->labels.push_back(label ? label : "");
+                                              g_free(label);
+                                          }),
+                                          d);
+                     }),
+                     &at_src);
+    consumer.play();
+    fail_unless(wait_until([&] { return at_src.has_label("opened-in-consumer-added"); }, kTimeout,
+                           {&producer, &consumer}),
+                "the channel opened in consumer-added never reached the consumer");
+    consumer.stop();
+    producer.stop();
+}
+GST_END_TEST;
+
 static Suite* elements_suite()
 {
     Suite* s = suite_create("elements");
@@ -689,6 +865,8 @@ static Suite* elements_suite()
     tc = add("control");
     tcase_add_test(tc, test_navigation_reaches_producer);
     tcase_add_test(tc, test_no_control_channel_by_default);
+    tcase_add_test(tc, test_app_messages_both_ways);
+    tcase_add_test(tc, test_consumer_added_before_negotiation);
     return s;
 }
 
