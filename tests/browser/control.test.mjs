@@ -1,13 +1,19 @@
-// Remote control from the page: when signalsink opens a control channel
-// (enable-control-data-channel), our page hands the video element to
-// gstwebrtc-api's remote controller; the pointer moved over the video
-// reaches navigationtest upstream of signalsink, which draws a box where the
-// pointer is, in the picture Chromium then shows. Keys and custom upstream
-// requests are answered without error.
+// Remote control from a page: when signalsink opens a control channel
+// (enable-control-data-channel), our page, and gstwebrtc-api's own demo page
+// (its dist/index.html, served unmodified, against a server on port 8443 as
+// it expects), hand the video element to gstwebrtc-api's remote controller;
+// the pointer moved over the video reaches navigationtest upstream of
+// signalsink, which draws a box where the pointer is, in the picture
+// Chromium then shows. Keys and custom upstream requests are answered
+// without error.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { createReadStream, existsSync } from "node:fs";
+import { createServer } from "node:http";
+import path from "node:path";
 import {
-  TEST_TIMEOUT_MS, explainer, openPage, startBrowser, startLauncher, waitForFrames, waitUntil, watchProducer,
+  TEST_TIMEOUT_MS, explainer, openPage, sourceRoot, startBrowser, startLauncher, waitForFrames, waitUntil,
+  watchProducer,
 } from "./harness.mjs";
 
 const PIPELINE =
@@ -17,9 +23,9 @@ const PIPELINE =
 // Where the darker pixels of the shown picture are (navigationtest's grey
 // box, luma 128, on a white picture), and where a pointer at `client` falls in video pixels
 // (the element's content box, the picture letterboxed in it).
-async function pointerAndBox(page, client) {
-  return page.evaluate((client) => {
-    const video = document.getElementById("video");
+async function pointerAndBox(page, client, selector = "#video") {
+  return page.evaluate(({ client, selector }) => {
+    const video = document.querySelector(selector);
     const w = video.videoWidth;
     const h = video.videoHeight;
     if (!w || !h) return null;
@@ -51,7 +57,28 @@ async function pointerAndBox(page, client) {
       }
     }
     return { expected, dark: count, box: count ? { x: sx / count, y: sy / count } : null };
-  }, client);
+  }, { client, selector });
+}
+
+// Moves the pointer over `selector` to two places in turn; navigationtest's
+// box must follow it to each.
+async function expectBoxFollowsPointer(t, page, selector, explain) {
+  const video = page.locator(selector);
+  for (const [fx, fy] of [[0.3, 0.35], [0.7, 0.65]]) {
+    const seen = await waitUntil(
+      async () => {
+        // In view, where it is now (a page may still be laying it out).
+        await video.scrollIntoViewIfNeeded();
+        const rect = await video.boundingBox();
+        const client = { x: rect.x + rect.width * fx, y: rect.y + rect.height * fy };
+        await page.mouse.move(client.x, client.y);
+        return pointerAndBox(page, client, selector);
+      },
+      (s) => s && s.box && Math.hypot(s.box.x - s.expected.x, s.box.y - s.expected.y) < 12,
+      { what: `navigationtest's box at the pointer (${fx}, ${fy} of the video)`, explain },
+    );
+    t.diagnostic(`pointer at ${JSON.stringify(seen.expected)}, box at ${JSON.stringify(seen.box)} (${seen.dark} px)`);
+  }
 }
 
 describe("remote control from the page", () => {
@@ -76,20 +103,7 @@ describe("remote control from the page", () => {
         what: "gstwebrtc-api's remote controller (signalsink's control channel)",
         explain,
       });
-      const rect = await page.locator("#video").boundingBox();
-      // Two places in turn: the box must follow the pointer to each.
-      for (const [fx, fy] of [[0.3, 0.35], [0.7, 0.65]]) {
-        const client = { x: rect.x + rect.width * fx, y: rect.y + rect.height * fy };
-        const seen = await waitUntil(
-          async () => {
-            await page.mouse.move(client.x, client.y);
-            return pointerAndBox(page, client);
-          },
-          (s) => s && s.box && Math.hypot(s.box.x - s.expected.x, s.box.y - s.expected.y) < 12,
-          { what: `navigationtest's box at the pointer (${fx}, ${fy} of the video)`, explain },
-        );
-        t.diagnostic(`pointer at ${JSON.stringify(seen.expected)}, box at ${JSON.stringify(seen.box)} (${seen.dark} px)`);
-      }
+      await expectBoxFollowsPointer(t, page, "#video", explain);
       // A key and a custom upstream event: answered, without an error.
       await page.locator("#video").focus();
       await page.keyboard.press("a");
@@ -109,6 +123,59 @@ describe("remote control from the page", () => {
       assert.deepEqual(responses.filter((r) => r.error), [], "requests refused");
       const controls = await page.evaluate(() => document.getElementById("video").controls);
       assert.equal(controls, false, "the video's own controls are off while remote-controlled");
+    } finally {
+      await page.close().catch(() => {});
+    }
+  });
+});
+
+// gstwebrtc-api's demo page, from its npm package, on a static server of
+// our own; it signals to ws://<its host>:8443.
+describe("remote control from gstwebrtc-api's demo page", () => {
+  const dist = path.join(sourceRoot, "web", "node_modules", "gstwebrtc-api", "dist");
+  let browser;
+  let launcher;
+  let server;
+  let pageUrl;
+  before(async () => {
+    assert.ok(existsSync(path.join(dist, "index.html")), `no demo page in ${dist} (npm ci in web/)`);
+    server = createServer((req, res) => {
+      const name = path.basename(new URL(req.url, "http://x").pathname) || "index.html";
+      const file = path.join(dist, name);
+      if (!existsSync(file)) {
+        res.writeHead(404).end();
+        return;
+      }
+      const type = name.endsWith(".js") ? "text/javascript" : name.endsWith(".html") ? "text/html" : "application/octet-stream";
+      res.writeHead(200, { "content-type": type });
+      createReadStream(file).pipe(res);
+    });
+    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    pageUrl = `http://127.0.0.1:${server.address().port}/index.html`;
+    browser = await startBrowser();
+    // The port the demo page expects: a server already there makes this fail.
+    launcher = await startLauncher({ pipeline: PIPELINE, port: 8443 });
+  });
+  after(async () => {
+    await browser?.close();
+    await launcher?.stop();
+    await new Promise((resolve) => (server ? server.close(resolve) : resolve()));
+  });
+
+  test("its remote controller appears and drives navigationtest upstream of signalsink", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    const page = await browser.newPage();
+    const explain = explainer({ browser, children: [launcher] });
+    try {
+      await page.goto(pageUrl);
+      const entry = page.locator("#remote-streams li").filter({ has: page.locator(".button", { hasText: /^\s*cam\s*$/ }) });
+      await entry.locator(".button").click({ timeout: 60_000 });
+      await waitUntil(
+        () => entry.evaluate((li) => li.className),
+        (c) => c.includes("has-remote-control") && c.includes("streaming"),
+        { what: "the demo page streaming cam with its remote controller", explain },
+      );
+      const id = await entry.getAttribute("id");
+      await expectBoxFollowsPointer(t, page, `li[id="${id}"] video`, explain);
     } finally {
       await page.close().catch(() => {});
     }

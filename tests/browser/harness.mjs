@@ -176,11 +176,11 @@ export function sinkPipeline({ name = "cam", videoCodec } = {}) {
   );
 }
 
-// Starts signalbin-launch on a free port of 127.0.0.1 with `pipeline` (none:
+// Starts signalbin-launch on `port` of 127.0.0.1 (0: a free one) with `pipeline` (none:
 // its main job, the 1280x720 test source "signalbin-test"). Returns the
 // Child with `port`, `httpUrl` and `wsUrl`.
-export async function startLauncher({ pipeline, cert, key, extraArgs = [] } = {}) {
-  const args = ["--port", "0", "--ice-local-address", "127.0.0.1", "--status-interval", "0", ...extraArgs];
+export async function startLauncher({ pipeline, cert, key, port = 0, extraArgs = [] } = {}) {
+  const args = ["--port", String(port), "--ice-local-address", "127.0.0.1", "--status-interval", "0", ...extraArgs];
   if (cert) args.push("--cert", cert, "--key", key);
   if (pipeline) args.push(pipeline);
   const launcher = new Child("signalbin-launch", paths.launch, args, {
