@@ -2,6 +2,7 @@
 
 #include "keyframe-coalescer.h"
 #include "loss-recovery.h"
+#include "rtp-extensions.h"
 #include "twcc.h"
 
 #include <gst/video/video.h>
@@ -251,6 +252,7 @@ void Consumer::offer()
             gst_caps_append(caps.get(), gst_caps_copy(rtp_caps(codec, codec_info(codec).default_payload, profile).get()));
         if (congestion_control_)
             offer_twcc(caps.get());
+        announce_extension(caps.get(), kMidExtensionId, kMidUri);
         if (!add_sendonly_transceiver(std::move(caps), *stream))
             return;
     }
@@ -378,9 +380,12 @@ void Consumer::answer(const std::string& offer_sdp)
         plan.push_back(Plan {context_.streams[line.stream], line.mline, line.codec, line.payload, line.h264_profile});
     // The offer's id for transport-wide congestion control, per m-line:
     // webrtcbin 1.22 answers a=extmap only from codec preferences (twcc.h).
-    std::vector<int> twcc_ids;
-    for (guint i = 0; i < gst_sdp_message_medias_len(message); ++i)
-        twcc_ids.push_back(congestion_control_ ? twcc_extension_id(gst_sdp_message_get_media(message, i)) : 0);
+    std::vector<int> twcc_ids, mid_ids;
+    for (guint i = 0; i < gst_sdp_message_medias_len(message); ++i) {
+        const GstSDPMedia* media = gst_sdp_message_get_media(message, i);
+        twcc_ids.push_back(congestion_control_ ? twcc_extension_id(media) : 0);
+        mid_ids.push_back(extension_id(media, kMidUri));
+    }
     // Our transceivers come first, one per planned m-line, with the offer's
     // payload type: webrtcbin 1.22 makes none when it takes an offer, and
     // its answer gives each offered m-line the first transceiver whose codec
@@ -389,6 +394,8 @@ void Consumer::answer(const std::string& offer_sdp)
         GRef<GstCaps> caps = rtp_caps(p.codec, p.payload, p.h264_profile);
         if (p.mline < twcc_ids.size() && twcc_ids[p.mline] > 0)
             offer_twcc(caps.get(), twcc_ids[p.mline]);
+        if (p.mline < mid_ids.size() && mid_ids[p.mline] > 0)
+            announce_extension(caps.get(), mid_ids[p.mline], kMidUri);
         if (!add_sendonly_transceiver(std::move(caps), *p.stream))
             return;
     }
@@ -468,6 +475,20 @@ void Consumer::link_ready_branches()
     }
 }
 
+// The mid of the m-line a webrtcbin pad sends on; "" before negotiation.
+std::string Consumer::mid_of(GstPad* webrtc_pad)
+{
+    GstWebRTCRTPTransceiver* transceiver = nullptr;
+    g_object_get(webrtc_pad, "transceiver", &transceiver, nullptr);
+    if (!transceiver)
+        return "";
+    char* raw = nullptr;
+    g_object_get(transceiver, "mid", &raw, nullptr);
+    GCharPtr mid(raw);
+    gst_object_unref(transceiver);
+    return mid ? mid.get() : "";
+}
+
 // ---- data channels ---------------------------------------------------------------
 
 void Consumer::open_channels()
@@ -520,16 +541,9 @@ void Consumer::update_control_targets()
         for (const Branch& b : branches_) {
             if (b.stream != stream || !b.webrtc_pad)
                 continue;
-            GstWebRTCRTPTransceiver* transceiver = nullptr;
-            g_object_get(b.webrtc_pad.get(), "transceiver", &transceiver, nullptr);
-            if (transceiver) {
-                char* raw = nullptr;
-                g_object_get(transceiver, "mid", &raw, nullptr);
-                GCharPtr mid(raw);
-                if (mid)
-                    t.mid = mid.get();
-                gst_object_unref(transceiver);
-            }
+            std::string mid = mid_of(b.webrtc_pad.get());
+            if (!mid.empty())
+                t.mid = mid;
             if (b.tiers && stream->tiers() > 0) {
                 Ladder ladder = stream->ladder();
                 if (static_cast<size_t>(tier) < ladder.size())
@@ -627,10 +641,16 @@ bool Consumer::link_branch(const Plan& plan, GstPad* webrtc_pad)
     }
     gst_object_set_name(GST_OBJECT(payloader), name(plan.stream->name() + "-pay").c_str());
     g_object_set(payloader, "ssrc", ssrc_of(*plan.stream), nullptr);
-    int twcc_id = twcc_id_of(plan.mline);
+    int twcc_id = congestion_control_ ? extension_id_of(plan.mline, kTwccUri) : 0;
     if (twcc_id > 0 && !add_twcc_extension(payloader, twcc_id))
         GST_WARNING_OBJECT(context_.bin, "consumer %s: no rtphdrexttwcc (gst-plugins-good), no congestion control",
                            peer_id_.c_str());
+    // The mid in every packet, for stacks that route bundled RTP by it.
+    int mid_id = extension_id_of(plan.mline, kMidUri);
+    std::string mid = mid_of(webrtc_pad);
+    if (mid_id > 0 && !mid.empty() && !add_mid_extension(payloader, mid_id, mid))
+        GST_INFO_OBJECT(context_.bin, "consumer %s: no rtphdrextmid (gst-plugins-good 1.22), no mid in packets",
+                        peer_id_.c_str());
     bool added_funnel = add(funnel);
     bool added_queue = add(queue);
     bool added_payloader = add(payloader);
@@ -823,22 +843,27 @@ void Consumer::adapt()
     }
 }
 
-// The extension id the negotiated m-line gives TWCC (0: none).
-int Consumer::twcc_id_of(unsigned mline) const
+// The id the m-line gives the extension `uri` in both descriptions, ours
+// and the peer's (0: not negotiated, or not yet): an offered extension the
+// answer left out must not be sent.
+int Consumer::extension_id_of(unsigned mline, const char* uri) const
 {
-    if (!congestion_control_)
-        return 0;
-    GstWebRTCSessionDescription* local = nullptr;
-    g_object_get(webrtc_, "current-local-description", &local, nullptr);
-    if (!local)
-        g_object_get(webrtc_, "pending-local-description", &local, nullptr);
-    if (!local)
-        return 0;
-    int id = 0;
-    if (mline < gst_sdp_message_medias_len(local->sdp))
-        id = twcc_extension_id(gst_sdp_message_get_media(local->sdp, mline));
-    gst_webrtc_session_description_free(local);
-    return id;
+    auto id_in = [&](const char* current, const char* pending) {
+        GstWebRTCSessionDescription* d = nullptr;
+        g_object_get(webrtc_, current, &d, nullptr);
+        if (!d)
+            g_object_get(webrtc_, pending, &d, nullptr);
+        if (!d)
+            return 0;
+        int id = mline < gst_sdp_message_medias_len(d->sdp)
+                     ? extension_id(gst_sdp_message_get_media(d->sdp, mline), uri)
+                     : 0;
+        gst_webrtc_session_description_free(d);
+        return id;
+    };
+    int local = id_in("current-local-description", "pending-local-description");
+    int remote = id_in("current-remote-description", "pending-remote-description");
+    return local > 0 && local == remote ? local : 0;
 }
 
 // On webrtcbin's RTCP thread.

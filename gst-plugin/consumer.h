@@ -159,7 +159,8 @@ private:
     void link_ready_branches();
     bool link_branch(const Plan& plan, GstPad* webrtc_pad);
     void request_keyframes();
-    int twcc_id_of(unsigned mline) const;
+    int extension_id_of(unsigned mline, const char* uri) const;
+    static std::string mid_of(GstPad* webrtc_pad);
     void on_feedback(const std::vector<PacketFeedback>& packets);
     // Follows the estimate: each video branch to its tier, a lone
     // consumer's encoder to its bitrate. On the signaller thread.

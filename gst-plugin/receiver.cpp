@@ -1,9 +1,8 @@
 #include "receiver.h"
 
-#include "twcc.h"
-
 #include "latency-tuner.h"
 #include "loss-recovery.h"
+#include "rtp-extensions.h"
 #include "twcc.h"
 
 #include <algorithm>
@@ -291,14 +290,18 @@ void Receiver::remote_sdp(const std::string& session_id, const protocol::Sdp& sd
     auto offered = std::make_shared<std::vector<OfferedMedia>>(receivable_media(offer->sdp, receivable));
     // Transport-wide congestion control: webrtcbin 1.22 answers an
     // a=extmap only if our codec preferences carry it (twcc.h).
-    std::vector<int> twcc_ids;
-    for (guint i = 0; i < gst_sdp_message_medias_len(offer->sdp); ++i)
-        twcc_ids.push_back(twcc_extension_id(gst_sdp_message_get_media(offer->sdp, i)));
-    GstPromise* promise = promises_.keep(promise_then([weak = weak_from_this(), offered, twcc_ids](const PromiseResult& result) {
+    // The mid extension likewise (rtp-extensions.h).
+    std::vector<int> twcc_ids, mid_ids;
+    for (guint i = 0; i < gst_sdp_message_medias_len(offer->sdp); ++i) {
+        const GstSDPMedia* media = gst_sdp_message_get_media(offer->sdp, i);
+        twcc_ids.push_back(twcc_extension_id(media));
+        mid_ids.push_back(extension_id(media, kMidUri));
+    }
+    GstPromise* promise = promises_.keep(promise_then([weak = weak_from_this(), offered, twcc_ids, mid_ids](const PromiseResult& result) {
         auto self = weak.lock();
         if (!self)
             return;
-        self->signaller_->thread().post([weak, offered, twcc_ids, error = result.error] {
+        self->signaller_->thread().post([weak, offered, twcc_ids, mid_ids, error = result.error] {
             auto self = weak.lock();
             if (!self || !self->webrtc_)
                 return;
@@ -325,6 +328,8 @@ void Receiver::remote_sdp(const std::string& session_id, const protocol::Sdp& sd
                 GRef<GstCaps> caps = rtp_caps(*m.codec, m.payload, m.h264_profile);
                 if (mline < twcc_ids.size() && twcc_ids[mline] > 0)
                     offer_twcc(caps.get(), twcc_ids[mline]);
+                if (mline < mid_ids.size() && mid_ids[mline] > 0)
+                    announce_extension(caps.get(), mid_ids[mline], kMidUri);
                 GstWebRTCRTPTransceiver* raw = nullptr;
                 g_signal_emit_by_name(self->webrtc_, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY,
                                       caps.get(), &raw);

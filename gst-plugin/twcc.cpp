@@ -1,5 +1,7 @@
 #include "twcc.h"
 
+#include "rtp-extensions.h"
+
 #include <gst/rtp/rtp.h>
 
 #include <cstdlib>
@@ -11,32 +13,12 @@ namespace signalbin {
 
 void offer_twcc(GstCaps* caps, int id)
 {
-    std::string field = "extmap-" + std::to_string(id);
-    for (guint i = 0; i < gst_caps_get_size(caps); ++i)
-        gst_structure_set(gst_caps_get_structure(caps, i), field.c_str(), G_TYPE_STRING, kTwccUri, nullptr);
+    announce_extension(caps, id, kTwccUri);
 }
 
 int twcc_extension_id(const GstSDPMedia* media)
 {
-    for (guint i = 0; i < gst_sdp_media_attributes_len(media); ++i) {
-        const GstSDPAttribute* a = gst_sdp_media_get_attribute(media, i);
-        if (g_strcmp0(a->key, "extmap") != 0 || !a->value)
-            continue;
-        // "<id>[/<direction>] <uri> [<attributes>]"
-        char* end = nullptr;
-        long id = std::strtol(a->value, &end, 10);
-        if (end == a->value || id <= 0 || id > 255)
-            continue;
-        const char* uri = std::strchr(end, ' ');
-        if (!uri)
-            continue;
-        while (*uri == ' ')
-            ++uri;
-        size_t length = std::strcspn(uri, " ");
-        if (length == std::strlen(kTwccUri) && std::strncmp(uri, kTwccUri, length) == 0)
-            return static_cast<int>(id);
-    }
-    return 0;
+    return extension_id(media, kTwccUri);
 }
 
 bool add_twcc_extension(GstElement* payloader, int id)

@@ -6,9 +6,11 @@
 #include "pipeline-helpers.h"
 
 #include <gst/check/gstcheck.h>
+#include <gst/rtp/rtp.h>
 #include <gst/video/navigation.h>
 
 #include <algorithm>
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -16,6 +18,8 @@ using namespace signalbin;
 using namespace signalbin::test;
 
 namespace {
+
+constexpr guint8 kMidId = 4; // the mid extension's id in signalsink's offers (rtp-extensions.h)
 
 // Checks, when the test is over, that its pipelines closed every socket.
 class SocketCheck {
@@ -838,6 +842,63 @@ GST_START_TEST(test_consumer_added_before_negotiation)
 }
 GST_END_TEST;
 
+// Every packet names its m-line (RFC 8843 mid header extension, as offered
+// and answered), so that stacks that route bundled RTP by MID find it.
+GST_START_TEST(test_mid_in_every_packet)
+{
+    SocketCheck sockets;
+    Pipeline producer(std::string(kVideoSource) + " ! " + embedded_sink() + " " + kAudioSource + " ! sink.");
+    producer.play();
+    unsigned port = server_port(producer);
+    Pipeline consumer(consumer_src(port) + " src. ! fakesink name=out sync=false  src. ! fakesink sync=false");
+    struct Seen {
+        std::mutex lock;
+        std::map<std::string, std::set<std::string>> mids; // depayloader -> mids ("" none)
+    } seen;
+    g_signal_connect(consumer.element("src").get(), "deep-element-added",
+                     G_CALLBACK(+[](GstBin*, GstBin*, GstElement* e, gpointer d) {
+                         GstElementFactory* f = gst_element_get_factory(e);
+                         if (!f || !g_str_has_suffix(GST_OBJECT_NAME(f), "depay"))
+                             return;
+                         GRef<GstPad> pad = adopt_ref(gst_element_get_static_pad(e, "sink"));
+                         gst_pad_add_probe(
+                             pad.get(), GST_PAD_PROBE_TYPE_BUFFER,
+                             [](GstPad* pad, GstPadProbeInfo* info, gpointer d) {
+                                 auto* seen = static_cast<Seen*>(d);
+                                 GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+                                 if (!gst_rtp_buffer_map(GST_PAD_PROBE_INFO_BUFFER(info), GST_MAP_READ, &rtp))
+                                     return GST_PAD_PROBE_OK;
+                                 gpointer data = nullptr;
+                                 guint size = 0;
+                                 std::string mid;
+                                 if (gst_rtp_buffer_get_extension_onebyte_header(&rtp, kMidId, 0, &data, &size))
+                                     mid.assign(static_cast<const char*>(data), size);
+                                 gst_rtp_buffer_unmap(&rtp);
+                                 GRef<GstElement> depay = adopt_ref(gst_pad_get_parent_element(pad));
+                                 std::lock_guard<std::mutex> guard(seen->lock);
+                                 seen->mids[GST_OBJECT_NAME(gst_element_get_factory(depay.get()))].insert(mid);
+                                 return GST_PAD_PROBE_OK;
+                             },
+                             d, nullptr);
+                     }),
+                     &seen);
+    BufferCounter frames;
+    frames.attach(consumer.element("out").get());
+    consumer.play();
+    expect_buffers(frames, kFrames, "decoded stream", {&producer, &consumer});
+    std::lock_guard<std::mutex> guard(seen.lock);
+    fail_unless_equals_int(seen.mids.size(), 2);
+    for (const auto& [depay, mids] : seen.mids) {
+        fail_unless_equals_int(mids.size(), 1);
+        const std::string& mid = *mids.begin();
+        fail_unless(mid == (depay == "rtpopusdepay" ? "audio1" : "video0"), "%s packets carry mid \"%s\"",
+                    depay.c_str(), mid.c_str());
+    }
+    consumer.stop();
+    producer.stop();
+}
+GST_END_TEST;
+
 static Suite* elements_suite()
 {
     Suite* s = suite_create("elements");
@@ -850,6 +911,7 @@ static Suite* elements_suite()
     tcase_add_test(tc, test_h264_input);
     tcase_add_test(tc, test_list_properties);
     tcase_add_test(tc, test_vp8_preferred);
+    tcase_add_test(tc, test_mid_in_every_packet);
 
     tc = add("consumers");
     tcase_add_test(tc, test_three_consumers_one_encoder);
