@@ -8,12 +8,11 @@
 // without error.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createReadStream, existsSync } from "node:fs";
-import { createServer } from "node:http";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import {
-  TEST_TIMEOUT_MS, explainer, openPage, sourceRoot, startBrowser, startLauncher, waitForFrames, waitUntil,
-  watchProducer,
+  TEST_TIMEOUT_MS, explainer, openPage, sourceRoot, startBrowser, startGstLaunch, startLauncher, startServer,
+  waitForFrames, waitUntil, watchProducer,
 } from "./harness.mjs";
 
 const PIPELINE =
@@ -129,44 +128,36 @@ describe("remote control from the page", () => {
   });
 });
 
-// gstwebrtc-api's demo page, from its npm package, on a static server of
-// our own; it signals to ws://<its host>:8443.
+// gstwebrtc-api's demo page, from its npm package, served by signalbin-server
+// on port 8443, which the page signals to (ws://<its host>:8443); the
+// producer a gst-launch-1.0 pipeline of its own.
 describe("remote control from gstwebrtc-api's demo page", () => {
   const dist = path.join(sourceRoot, "web", "node_modules", "gstwebrtc-api", "dist");
   let browser;
-  let launcher;
   let server;
-  let pageUrl;
+  let producer;
   before(async () => {
     assert.ok(existsSync(path.join(dist, "index.html")), `no demo page in ${dist} (npm ci in web/)`);
-    server = createServer((req, res) => {
-      const name = path.basename(new URL(req.url, "http://x").pathname) || "index.html";
-      const file = path.join(dist, name);
-      if (!existsSync(file)) {
-        res.writeHead(404).end();
-        return;
-      }
-      const type = name.endsWith(".js") ? "text/javascript" : name.endsWith(".html") ? "text/html" : "application/octet-stream";
-      res.writeHead(200, { "content-type": type });
-      createReadStream(file).pipe(res);
-    });
-    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-    pageUrl = `http://127.0.0.1:${server.address().port}/index.html`;
-    browser = await startBrowser();
     // The port the demo page expects: a server already there makes this fail.
-    launcher = await startLauncher({ pipeline: PIPELINE, port: 8443 });
+    server = await startServer({ port: 8443, webRoot: dist });
+    producer = startGstLaunch(
+      ("videotestsrc is-live=true pattern=white ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! " +
+        "navigationtest ! signalsink server-url=ws://127.0.0.1:8443 ice-local-addresses=127.0.0.1 " +
+        "meta=meta,name=cam enable-control-data-channel=true").split(" "),
+    );
+    browser = await startBrowser();
   });
   after(async () => {
     await browser?.close();
-    await launcher?.stop();
-    await new Promise((resolve) => (server ? server.close(resolve) : resolve()));
+    await producer?.stop();
+    await server?.stop();
   });
 
   test("its remote controller appears and drives navigationtest upstream of signalsink", { timeout: TEST_TIMEOUT_MS }, async (t) => {
     const page = await browser.newPage();
-    const explain = explainer({ browser, children: [launcher] });
+    const explain = explainer({ browser, children: [server, producer] });
     try {
-      await page.goto(pageUrl);
+      await page.goto("http://127.0.0.1:8443/index.html");
       const entry = page.locator("#remote-streams li").filter({ has: page.locator(".button", { hasText: /^\s*cam\s*$/ }) });
       await entry.locator(".button").click({ timeout: 60_000 });
       await waitUntil(

@@ -16,6 +16,7 @@ export const sourceRoot = process.env.SIGNALBIN_SOURCE_ROOT || path.resolve(here
 const buildRoot = path.join(sourceRoot, "build");
 export const paths = {
   launch: process.env.SIGNALBIN_LAUNCH || path.join(buildRoot, "launcher", "signalbin-launch"),
+  server: process.env.SIGNALBIN_SERVER || path.join(buildRoot, "signaling-server", "signalbin-server"),
   pluginDir: process.env.GST_PLUGIN_PATH || path.join(buildRoot, "gst-plugin"),
   webRoot: process.env.SIGNALBIN_WEB_ROOT || path.join(buildRoot, "web"),
   screenshots: process.env.SIGNALBIN_SCREENSHOT_DIR || path.join(buildRoot, "screenshots"),
@@ -197,6 +198,22 @@ export async function startLauncher({ pipeline, cert, key, port = 0, extraArgs =
     throw error;
   }
   return launcher;
+}
+
+// The standalone signalbin-server on `port` of 127.0.0.1 (0: a free one),
+// serving `webRoot` if given. Returns the Child with `port`.
+export async function startServer({ port = 0, webRoot } = {}) {
+  const args = ["--port", String(port)];
+  if (webRoot) args.push("--web-root", webRoot);
+  const server = new Child("signalbin-server", paths.server, args, {});
+  try {
+    const m = await server.waitForLine(/signalbin-server listening on wss?:\/\/127\.0\.0\.1:(\d+)\//, "listening line");
+    server.port = Number(m[1]);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return server;
 }
 
 // gst-launch-1.0 with our plugin (and the system's), as a separate process.
