@@ -66,23 +66,30 @@ std::string h264_profile_of(const std::string& fmtp)
     return at != std::string::npos ? fmtp.substr(at + std::strlen("profile-level-id="), 6) : "420010";
 }
 
-// The media codecs an m-line offers, for a reason: "H264 (640c1f, mode 0), VP9".
-std::string offered_list(const GstSDPMedia* media)
+// Calls fn(payload type, encoding name) for each format of `media` that
+// has an rtpmap (or a static payload type).
+template <typename F>
+void for_each_format(const GstSDPMedia* media, F&& fn)
 {
-    std::string out;
     for (guint f = 0; f < gst_sdp_media_formats_len(media); ++f) {
         int pt = std::atoi(gst_sdp_media_get_format(media, f));
         GRef<GstCaps> caps = adopt_ref(gst_sdp_media_get_caps_from_media(media, pt));
         if (!caps || gst_caps_is_empty(caps.get()))
             continue;
         const char* encoding = gst_structure_get_string(gst_caps_get_structure(caps.get(), 0), "encoding-name");
-        if (!encoding)
-            continue;
-        bool helper = false;
+        if (encoding)
+            fn(pt, encoding);
+    }
+}
+
+// The media codecs an m-line offers, for a reason: "H264 (640c1f, mode 0), VP9".
+std::string offered_list(const GstSDPMedia* media)
+{
+    std::string out;
+    for_each_format(media, [&](int pt, const char* encoding) {
         for (const char* name : {"RTX", "RED", "ULPFEC", "FLEXFEC-03", "CN", "TELEPHONE-EVENT"})
-            helper = helper || g_ascii_strcasecmp(encoding, name) == 0;
-        if (helper)
-            continue;
+            if (g_ascii_strcasecmp(encoding, name) == 0)
+                return;
         std::string entry = encoding;
         if (g_ascii_strcasecmp(encoding, "H264") == 0) {
             std::string fmtp = fmtp_of(media, pt);
@@ -91,7 +98,7 @@ std::string offered_list(const GstSDPMedia* media)
         }
         if (out.find(entry) == std::string::npos)
             out += (out.empty() ? "" : ", ") + entry;
-    }
+    });
     return out.empty() ? "no codec" : out;
 }
 
@@ -130,14 +137,9 @@ OfferedMedia offered_codec(const GstSDPMedia* media, const std::vector<Codec>& p
         if (offered.media != (info.video ? "video" : "audio"))
             continue;
         int best = 0;
-        for (guint f = 0; f < gst_sdp_media_formats_len(media); ++f) {
-            int pt = std::atoi(gst_sdp_media_get_format(media, f));
-            GRef<GstCaps> caps = adopt_ref(gst_sdp_media_get_caps_from_media(media, pt));
-            if (!caps || gst_caps_is_empty(caps.get()))
-                continue;
-            const char* encoding = gst_structure_get_string(gst_caps_get_structure(caps.get(), 0), "encoding-name");
-            if (!encoding || g_ascii_strcasecmp(encoding, info.encoding_name) != 0)
-                continue;
+        for_each_format(media, [&](int pt, const char* encoding) {
+            if (g_ascii_strcasecmp(encoding, info.encoding_name) != 0)
+                return;
             int score = 1;
             std::string profile;
             if (codec == Codec::H264) {
@@ -153,7 +155,7 @@ OfferedMedia offered_codec(const GstSDPMedia* media, const std::vector<Codec>& p
                 offered.payload = pt;
                 offered.h264_profile = profile;
             }
-        }
+        });
         if (offered.codec)
             break;
     }
