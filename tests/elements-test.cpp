@@ -595,37 +595,60 @@ private:
 
 } // namespace
 
+// signalsink (with `sink_extra`) fed by a source whose src pad is watched for
+// navigation, and signalsrc receiving it into fakesink "out", 30 frames in.
+struct NavigationPair {
+    explicit NavigationPair(const std::string& sink_extra)
+        : producer(std::string("videotestsrc is-live=true name=camera ! "
+                               "video/x-raw,width=320,height=240,framerate=30/1 ! ") +
+                   embedded_sink(sink_extra)),
+          camera(adopt_ref(gst_element_get_static_pad(producer.element("camera").get(), "src"))),
+          watch(camera.get())
+    {
+        producer.play();
+        consumer = std::make_unique<Pipeline>(consumer_src(server_port(producer)) + " ! fakesink name=out sync=false");
+        frames.attach(consumer->element("out").get());
+        consumer->play();
+        expect_buffers(frames, kFrames, "decoded video", {&producer, consumer.get()});
+        out = adopt_ref(gst_element_get_static_pad(consumer->element("out").get(), "sink"));
+    }
+    ~NavigationPair()
+    {
+        consumer->stop();
+        producer.stop();
+    }
+    // A navigation event from downstream of signalsrc, as a video sink's window sends it.
+    void point(double x, double y, GstNavigationModifierType state)
+    {
+        gst_pad_push_event(out.get(), gst_navigation_event_new_mouse_move(x, y, state));
+    }
+
+    SocketCheck sockets;
+    Pipeline producer;
+    GRef<GstPad> camera;
+    NavigationWatch watch;
+    std::unique_ptr<Pipeline> consumer;
+    BufferCounter frames;
+    GRef<GstPad> out;
+};
+
 // A pointer moved over signalsrc's output (as a video sink's window sends
 // it) reaches the element upstream of signalsink, through the control
 // channel signalsink opened, with its coordinates and modifiers.
 GST_START_TEST(test_navigation_reaches_producer)
 {
-    SocketCheck sockets;
-    Pipeline producer(std::string("videotestsrc is-live=true name=camera ! "
-                                  "video/x-raw,width=320,height=240,framerate=30/1 ! ") +
-                      embedded_sink("enable-control-data-channel=true"));
-    GRef<GstPad> camera = adopt_ref(gst_element_get_static_pad(producer.element("camera").get(), "src"));
-    NavigationWatch watch(camera.get());
-    producer.play();
-    unsigned port = server_port(producer);
-
-    Pipeline consumer(consumer_src(port) + " ! fakesink name=out sync=false");
-    BufferCounter frames;
-    frames.attach(consumer.element("out").get());
-    consumer.play();
-    expect_buffers(frames, kFrames, "decoded video", {&producer, &consumer});
-
+    NavigationPair pair("enable-control-data-channel=true");
     // Sent until one arrives: the channel opens after the media flows.
-    GRef<GstPad> out = adopt_ref(gst_element_get_static_pad(consumer.element("out").get(), "sink"));
     auto shift = GST_NAVIGATION_MODIFIER_SHIFT_MASK;
     bool arrived = wait_until(
         [&] {
-            gst_pad_push_event(out.get(), gst_navigation_event_new_mouse_move(100, 50, shift));
-            return !watch.events().empty();
+            pair.point(100, 50, shift);
+            return !pair.watch.events().empty();
         },
-        kTimeout, {&producer, &consumer});
+        kTimeout, {&pair.producer, pair.consumer.get()});
     fail_unless(arrived, "no navigation event reached the producer's source");
-    GstEvent* event = watch.events().front().get();
+    GRef<GstEvent> first = pair.watch.events().front();
+    GstEvent* event = first.get();
     fail_unless_equals_int(gst_navigation_event_get_type(event), GST_NAVIGATION_EVENT_MOUSE_MOVE);
     double x = 0, y = 0;
     GstNavigationModifierType state = GST_NAVIGATION_MODIFIER_NONE;
@@ -633,36 +656,18 @@ GST_START_TEST(test_navigation_reaches_producer)
     fail_unless(gst_navigation_event_parse_modifier_state(event, &state), "no modifier state");
     fail_unless(x == 100 && y == 50, "the pointer arrived at %f,%f", x, y);
     fail_unless_equals_int(state, shift);
-
-    consumer.stop();
-    producer.stop();
 }
 GST_END_TEST;
 
 // Without the property no channel is opened, and navigation stays local.
 GST_START_TEST(test_no_control_channel_by_default)
 {
-    SocketCheck sockets;
-    Pipeline producer(std::string("videotestsrc is-live=true name=camera ! "
-                                  "video/x-raw,width=320,height=240,framerate=30/1 ! ") +
-                      embedded_sink());
-    GRef<GstPad> camera = adopt_ref(gst_element_get_static_pad(producer.element("camera").get(), "src"));
-    NavigationWatch watch(camera.get());
-    producer.play();
-    unsigned port = server_port(producer);
-    Pipeline consumer(consumer_src(port) + " ! fakesink name=out sync=false");
-    BufferCounter frames;
-    frames.attach(consumer.element("out").get());
-    consumer.play();
-    expect_buffers(frames, kFrames, "decoded video", {&producer, &consumer});
-    GRef<GstPad> out = adopt_ref(gst_element_get_static_pad(consumer.element("out").get(), "sink"));
+    NavigationPair pair("");
     for (int i = 0; i < 10; ++i)
-        gst_pad_push_event(out.get(), gst_navigation_event_new_mouse_move(1, 1, GST_NAVIGATION_MODIFIER_NONE));
+        pair.point(1, 1, GST_NAVIGATION_MODIFIER_NONE);
     // Another 30 frames: time for an event that was sent to arrive.
-    expect_buffers(frames, 2 * kFrames, "decoded video", {&producer, &consumer});
-    fail_unless_equals_int(watch.events().size(), 0);
-    consumer.stop();
-    producer.stop();
+    expect_buffers(pair.frames, 2 * kFrames, "decoded video", {&pair.producer, pair.consumer.get()});
+    fail_unless_equals_int(pair.watch.events().size(), 0);
 }
 GST_END_TEST;
 

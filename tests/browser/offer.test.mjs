@@ -92,15 +92,21 @@ describe("Chromium offers to signalsink", () => {
     await launcher?.stop();
   });
 
-  async function watchOffer(t, { audio, video, videoCodecs, expect }) {
+  // The page, once it lists producer cam.
+  async function openWithCam() {
     const page = await openPage(browser, launcher.httpUrl);
     const explain = explainer({ page, browser, children: [launcher] });
+    await waitUntil(
+      () => page.evaluate(() => window.signalbin.api.getAvailableProducers().some((p) => p.meta?.name === "cam")),
+      (found) => found,
+      { what: "producer cam", explain },
+    );
+    return { page, explain };
+  }
+
+  async function watchOffer(t, { audio, video, videoCodecs, expect }) {
+    const { page, explain } = await openWithCam();
     try {
-      await waitUntil(
-        () => page.evaluate(() => window.signalbin.api.getAvailableProducers().some((p) => p.meta?.name === "cam")),
-        (found) => found,
-        { what: "producer cam", explain },
-      );
       await offer(page, { audio, video, videoCodecs });
       const state = await waitUntil(
         () => offeringState(page),
@@ -135,14 +141,8 @@ describe("Chromium offers to signalsink", () => {
     }));
 
   test("VP9 only: the session ends and the sink says why", { timeout: TEST_TIMEOUT_MS }, async () => {
-    const page = await openPage(browser, launcher.httpUrl);
-    const explain = explainer({ page, browser, children: [launcher] });
+    const { page, explain } = await openWithCam();
     try {
-      await waitUntil(
-        () => page.evaluate(() => window.signalbin.api.getAvailableProducers().some((p) => p.meta?.name === "cam")),
-        (found) => found,
-        { what: "producer cam", explain },
-      );
       await offer(page, { audio: false, video: true, videoCodecs: "^video/(VP9|rtx)" });
       await waitUntil(() => offeringState(page), (s) => s.closed, { what: "the session to end", explain });
       await launcher.waitForLine(
