@@ -126,12 +126,14 @@ SIGNALBIN_DEFINE_DELETER(GError, g_error_free)
 SIGNALBIN_DEFINE_DELETER(char, g_free)
 SIGNALBIN_DEFINE_DELETER(char*, g_strfreev)
 SIGNALBIN_DEFINE_DELETER(GOptionContext, g_option_context_free)
+SIGNALBIN_DEFINE_DELETER(GKeyFile, g_key_file_unref)
 
 template <typename T>
 using GUnique = std::unique_ptr<T, GDeleter<T>>;
 
 using GCharPtr = GUnique<char>;
 using GErrorPtr = GUnique<GError>;
+using GStrvPtr = GUnique<char*>;
 
 // Out-parameter adaptor for GError**: `fn(..., GErrorOut(err))`.
 class GErrorOut {

@@ -136,6 +136,24 @@ public:
         epoll_.reset();
     }
 
+    Expected<GRef<GTlsCertificate>> load_certificate() const
+    {
+        using Result = Expected<GRef<GTlsCertificate>>;
+        if (options_.cert_file.empty() || options_.key_file.empty())
+            return Result::failure("TLS needs both a certificate (--cert) and a key (--key)");
+        for (const std::string* file : {&options_.cert_file, &options_.key_file}) {
+            if (!g_file_test(file->c_str(), G_FILE_TEST_IS_REGULAR) || access(file->c_str(), R_OK) != 0)
+                return Result::failure("cannot read " + *file + ": no such readable file");
+        }
+        GErrorPtr error;
+        GRef<GTlsCertificate> certificate = adopt_ref(
+            g_tls_certificate_new_from_files(options_.cert_file.c_str(), options_.key_file.c_str(), GErrorOut(error)));
+        if (!certificate)
+            return Result::failure("cannot load the TLS certificate " + options_.cert_file + " with key " +
+                                   options_.key_file + ": " + (error ? error->message : "unknown error"));
+        return certificate;
+    }
+
     Expected<bool> listen()
     {
         ThreadDefaultContext scope(context_.get());
@@ -147,18 +165,10 @@ public:
         epoll_ = std::move(epoll.value());
         GRef<GTlsCertificate> certificate;
         if (!options_.cert_file.empty() || !options_.key_file.empty()) {
-            if (options_.cert_file.empty() || options_.key_file.empty())
-                return Expected<bool>::failure("TLS needs both a certificate (--cert) and a key (--key)");
-            for (const std::string* file : {&options_.cert_file, &options_.key_file}) {
-                if (!g_file_test(file->c_str(), G_FILE_TEST_IS_REGULAR) || access(file->c_str(), R_OK) != 0)
-                    return Expected<bool>::failure("cannot read " + *file + ": no such readable file");
-            }
-            GErrorPtr error;
-            certificate = adopt_ref(g_tls_certificate_new_from_files(options_.cert_file.c_str(),
-                                                                     options_.key_file.c_str(), GErrorOut(error)));
-            if (!certificate)
-                return Expected<bool>::failure("cannot load the TLS certificate " + options_.cert_file + " with key " +
-                                               options_.key_file + ": " + (error ? error->message : "unknown error"));
+            Expected<GRef<GTlsCertificate>> loaded = load_certificate();
+            if (!loaded)
+                return Expected<bool>::failure(loaded.error());
+            certificate = std::move(loaded.value());
         }
         soup_ = certificate ? adopt_ref(soup_server_new("server-header", "signalbin ", "tls-certificate",
                                                         certificate.get(), nullptr))
@@ -196,6 +206,20 @@ public:
 
     unsigned port() const { return port_; }
     bool tls() const { return tls_; }
+
+    // Reads cert_file and key_file again; new connections get the result,
+    // established ones keep theirs. A failure changes nothing.
+    Expected<bool> reload_certificate()
+    {
+        if (!tls_)
+            return Expected<bool>::failure("the server does not serve TLS: there is no certificate to reload");
+        Expected<GRef<GTlsCertificate>> loaded = load_certificate();
+        if (!loaded)
+            return Expected<bool>::failure(loaded.error() + " (the previous certificate stays in use)");
+        // SoupServer binds its listeners' certificate to this property.
+        g_object_set(soup_.get(), "tls-certificate", loaded.value().get(), nullptr);
+        return true;
+    }
     size_t peer_count() const { return connections_.size(); }
     size_t session_count() const { return hub_.session_count(); }
     const ServerOptions& options() const { return options_; }
@@ -698,6 +722,11 @@ unsigned Server::port() const
 bool Server::tls() const
 {
     return impl_->tls();
+}
+
+Expected<bool> Server::reload_certificate()
+{
+    return impl_->reload_certificate();
 }
 
 std::string Server::url() const

@@ -51,6 +51,10 @@ public:
 
     unsigned port() const;
     bool tls() const;
+    // Reads the certificate and key files again (a renewed certificate):
+    // connections made from now on get it, established ones are kept. On
+    // failure (unreadable, mismatched) says why and the old one stays.
+    Expected<bool> reload_certificate();
     // ws://host:port/ or wss://host:port/
     std::string url() const;
     size_t peer_count() const;

@@ -5,6 +5,10 @@
 
 #include <gst/check/gstcheck.h>
 
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 
@@ -123,6 +127,129 @@ const char* const kAnswer =
     "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE video0\r\n"
     "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:video0\r\na=recvonly\r\n";
 
+
+// signalbin-server as a program (SIGNALBIN_SERVER), its output read line by
+// line on the test's context. Killed, if still running, when the test ends.
+class ServerProgram {
+public:
+    ServerProgram(GMainContext* context, const std::vector<std::string>& args) : context_(context)
+    {
+        const char* program = g_getenv("SIGNALBIN_SERVER");
+        fail_unless(program != nullptr, "SIGNALBIN_SERVER is not set (meson test sets it)");
+        std::vector<const char*> argv = {program};
+        for (const std::string& a : args)
+            argv.push_back(a.c_str());
+        argv.push_back(nullptr);
+        GErrorPtr error;
+        process_ = adopt_ref(g_subprocess_newv(argv.data(),
+                                               static_cast<GSubprocessFlags>(G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                             G_SUBPROCESS_FLAGS_STDERR_MERGE),
+                                               GErrorOut(error)));
+        fail_unless(process_ != nullptr, "cannot start %s: %s", program, error ? error->message : "");
+        lines_in_ = adopt_ref(g_data_input_stream_new(g_subprocess_get_stdout_pipe(process_.get())));
+        ThreadDefaultContext scope(context_);
+        read_next();
+    }
+    ~ServerProgram()
+    {
+        if (!ended_)
+            g_subprocess_force_exit(process_.get());
+        g_cancellable_cancel(cancel_.get());
+        wait_until(context_, [&] { return reading_ == false; }, 5000);
+    }
+    ServerProgram(const ServerProgram&) = delete;
+    ServerProgram& operator=(const ServerProgram&) = delete;
+
+    void signal(int number) { g_subprocess_send_signal(process_.get(), number); }
+    // Waits for a line holding `part`; returns it, or nothing after 20 s.
+    std::optional<std::string> wait_line(const std::string& part)
+    {
+        std::optional<std::string> found;
+        wait_until(context_, [&] {
+            for (size_t i = seen_; i < lines_.size(); ++i)
+                if (lines_[i].find(part) != std::string::npos) {
+                    found = lines_[i];
+                    seen_ = i + 1;
+                    return true;
+                }
+            return ended_;
+        }, 20000);
+        return found;
+    }
+    // The exit status once the output has ended, or -1 after 20 s.
+    int wait_exit()
+    {
+        wait_until(context_, [&] { return ended_; }, 20000);
+        if (!ended_)
+            return -1;
+        g_subprocess_wait(process_.get(), nullptr, nullptr);
+        return g_subprocess_get_if_exited(process_.get()) ? g_subprocess_get_exit_status(process_.get()) : -1;
+    }
+    std::string output() const
+    {
+        std::string out;
+        for (const std::string& l : lines_)
+            out += l + "\n";
+        return out;
+    }
+
+private:
+    void read_next()
+    {
+        reading_ = true;
+        g_data_input_stream_read_line_async(lines_in_.get(), G_PRIORITY_DEFAULT, cancel_.get(), &ServerProgram::on_line,
+                                            this);
+    }
+    static void on_line(GObject* source, GAsyncResult* result, gpointer data)
+    {
+        auto* self = static_cast<ServerProgram*>(data);
+        self->reading_ = false;
+        char* line = g_data_input_stream_read_line_finish(G_DATA_INPUT_STREAM(source), result, nullptr, nullptr);
+        if (!line) {
+            self->ended_ = true;
+            return;
+        }
+        g_debug("signalbin-server: %s", line);
+        self->lines_.emplace_back(line);
+        g_free(line);
+        ThreadDefaultContext scope(self->context_);
+        self->read_next();
+    }
+
+    GMainContext* context_;
+    GRef<GSubprocess> process_;
+    GRef<GDataInputStream> lines_in_;
+    GRef<GCancellable> cancel_ = adopt_ref(g_cancellable_new());
+    std::vector<std::string> lines_;
+    size_t seen_ = 0;
+    bool reading_ = false;
+    bool ended_ = false;
+};
+
+// Copies `from` over `to` as a renewal does: a new file renamed into place.
+void replace_file(const TempDir& dir, const std::string& from, const std::string& to)
+{
+    char* contents = nullptr;
+    gsize length = 0;
+    fail_unless(g_file_get_contents(dir.file(from).c_str(), &contents, &length, nullptr), "read %s", from.c_str());
+    GCharPtr owner(contents);
+    fail_unless(dir.write(to + ".new", std::string(contents, length)), "write %s", to.c_str());
+    fail_unless(g_rename(dir.file(to + ".new").c_str(), dir.file(to).c_str()) == 0, "rename %s", to.c_str());
+}
+
+// A peer that trusts only `ca` (a certificate file): connects, or says why not.
+std::optional<std::string> connect_trusting(GMainContext* context, const std::string& url, const std::string& ca,
+                                            const std::string& token = "")
+{
+    client::ClientOptions options = TestPeer::options(url);
+    options.ca_file = ca;
+    options.token = token;
+    TestPeer peer(context, options);
+    std::optional<std::string> id = peer.connect();
+    if (id && !id->empty())
+        return std::nullopt;
+    return peer.describe();
+}
 } // namespace
 
 // ---- Registration, listing ----------------------------------------------------
@@ -764,6 +891,127 @@ GST_START_TEST(test_tls_bad_files)
 }
 GST_END_TEST;
 
+// A renewed certificate (mkcert, ACME) is picked up without dropping anyone.
+GST_START_TEST(test_tls_reload)
+{
+    TestContext context;
+    TempDir dir;
+    fail_unless(dir.ok(), "no temporary directory");
+    for (const char* name : {"a", "b"}) {
+        Expected<bool> made =
+            make_self_signed_certificate(dir, std::string("cert-") + name + ".pem", std::string("key-") + name + ".pem");
+        fail_unless(made.ok(), "%s", made.ok() ? "" : made.error().c_str());
+    }
+    replace_file(dir, "cert-a.pem", "cert.pem");
+    replace_file(dir, "key-a.pem", "key.pem");
+    server::ServerOptions options = server_options();
+    options.cert_file = dir.file("cert.pem");
+    options.key_file = dir.file("key.pem");
+    auto server = must_start(context, options);
+
+    client::ClientOptions trusts_a = TestPeer::options(server->url());
+    trusts_a.ca_file = dir.file("cert-a.pem");
+    TestPeer kept(context, trusts_a);
+    must_connect(kept);
+
+    replace_file(dir, "cert-b.pem", "cert.pem");
+    replace_file(dir, "key-b.pem", "key.pem");
+    Expected<bool> reloaded = server->reload_certificate();
+    fail_unless(reloaded.ok(), "reload failed: %s", reloaded.ok() ? "" : reloaded.error().c_str());
+    std::optional<std::string> refused = connect_trusting(context, server->url(), dir.file("cert-b.pem"));
+    fail_unless(!refused, "a peer trusting the new certificate was refused:\n%s", refused ? refused->c_str() : "");
+    refused = connect_trusting(context, server->url(), dir.file("cert-a.pem"));
+    fail_unless(refused && contains_nocase(*refused, "certificate"), "a new connection still got the old certificate");
+    must_list(kept);
+
+    // A broken renewal changes nothing.
+    fail_unless(dir.write("key.pem", "not a key\n"), "write");
+    reloaded = server->reload_certificate();
+    fail_unless(!reloaded.ok() && contains(reloaded.error(), dir.file("key.pem")) &&
+                    contains(reloaded.error(), "previous certificate stays"),
+                "a broken key was not refused clearly: %s", reloaded.ok() ? "(accepted)" : reloaded.error().c_str());
+    refused = connect_trusting(context, server->url(), dir.file("cert-b.pem"));
+    fail_unless(!refused, "after a failed reload:\n%s", refused ? refused->c_str() : "");
+    must_list(kept);
+
+    // Plain servers have nothing to reload and say so.
+    auto plain = must_start(context);
+    reloaded = plain->reload_certificate();
+    fail_unless(!reloaded.ok() && contains(reloaded.error(), "does not serve TLS"), "plain server reload");
+}
+GST_END_TEST;
+
+// The program: a configuration file, the command line over it, SIGHUP
+// reloading the certificate, SIGTERM ending it with 0.
+GST_START_TEST(test_server_program)
+{
+    TestContext context;
+    TempDir dir;
+    fail_unless(dir.ok(), "no temporary directory");
+    for (const char* name : {"a", "b"}) {
+        Expected<bool> made =
+            make_self_signed_certificate(dir, std::string("cert-") + name + ".pem", std::string("key-") + name + ".pem");
+        fail_unless(made.ok(), "%s", made.ok() ? "" : made.error().c_str());
+    }
+    replace_file(dir, "cert-a.pem", "cert.pem");
+    replace_file(dir, "key-a.pem", "key.pem");
+    fail_unless(dir.write("server.conf", "# as /etc/signalbin/server.conf\n[server]\nhost=127.0.0.1\nport=0\n"
+                                         "cert=" + dir.file("cert.pem") + "\nkey=" + dir.file("key.pem") +
+                                         "\ntoken=from-the-file\nmax-peers=3\n"),
+                "write");
+    ServerProgram program(context, {"--config", dir.file("server.conf"), "--token", "from-the-command-line"});
+    std::optional<std::string> listening = program.wait_line("listening on wss://127.0.0.1:");
+    fail_unless(listening.has_value(), "no listening line:\n%s", program.output().c_str());
+    std::string url = listening->substr(listening->find("wss://"));
+
+    std::optional<std::string> refused = connect_trusting(context, url, dir.file("cert-a.pem"), "from-the-file");
+    fail_unless(refused && contains(*refused, "401"), "the file's token was used over the command line's");
+    client::ClientOptions options = TestPeer::options(url);
+    options.ca_file = dir.file("cert-a.pem");
+    options.token = "from-the-command-line";
+    TestPeer kept(context, options);
+    must_connect(kept);
+
+    replace_file(dir, "cert-b.pem", "cert.pem");
+    replace_file(dir, "key-b.pem", "key.pem");
+    program.signal(SIGHUP);
+    fail_unless(program.wait_line("SIGHUP: reloaded the TLS certificate").has_value(), "no reload line:\n%s",
+                program.output().c_str());
+    refused = connect_trusting(context, url, dir.file("cert-b.pem"), "from-the-command-line");
+    fail_unless(!refused, "the renewed certificate is not served:\n%s", refused ? refused->c_str() : "");
+    must_list(kept);
+
+    fail_unless(dir.write("cert.pem", "half-written\n"), "write");
+    program.signal(SIGHUP);
+    std::optional<std::string> failed = program.wait_line("SIGHUP: cannot load the TLS certificate");
+    fail_unless(failed && contains(*failed, "previous certificate stays"), "no clear reload error:\n%s",
+                program.output().c_str());
+    must_list(kept);
+
+    program.signal(SIGTERM);
+    fail_unless(program.wait_exit() == 0, "SIGTERM did not end it with 0:\n%s", program.output().c_str());
+}
+GST_END_TEST;
+
+// Mistakes in the file stop the program before it listens, naming the key.
+GST_START_TEST(test_server_program_bad_config)
+{
+    TestContext context;
+    TempDir dir;
+    fail_unless(dir.ok(), "no temporary directory");
+    fail_unless(dir.write("server.conf", "[server]\nport=0\nmax-peer=10\n"), "write");
+    ServerProgram program(context, {"--config", dir.file("server.conf")});
+    std::optional<std::string> line = program.wait_line("unknown key \"max-peer\"");
+    fail_unless(line && contains(*line, dir.file("server.conf")), "no clear error:\n%s", program.output().c_str());
+    fail_unless(program.wait_exit() == 2, "exit status is not 2:\n%s", program.output().c_str());
+
+    ServerProgram missing(context, {"--config", dir.file("absent.conf")});
+    fail_unless(missing.wait_line("cannot read the configuration file").has_value(), "no clear error:\n%s",
+                missing.output().c_str());
+    fail_unless(missing.wait_exit() == 2, "exit status is not 2");
+}
+GST_END_TEST;
+
 // ---- Lifecycle ------------------------------------------------------------------
 
 GST_START_TEST(test_reconnect)
@@ -961,6 +1209,9 @@ static Suite* server_suite()
     tcase_add_test(tc, test_token);
     tcase_add_test(tc, test_tls);
     tcase_add_test(tc, test_tls_bad_files);
+    tcase_add_test(tc, test_tls_reload);
+    tcase_add_test(tc, test_server_program);
+    tcase_add_test(tc, test_server_program_bad_config);
 
     tc = make_tcase(s, "lifecycle");
     tcase_add_test(tc, test_reconnect);

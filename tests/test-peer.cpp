@@ -615,10 +615,11 @@ bool TempDir::write(const std::string& name, const std::string& contents) const
     return g_file_set_contents(path.c_str(), contents.data(), gssize(contents.size()), nullptr);
 }
 
-Expected<bool> make_self_signed_certificate(const TempDir& dir)
+Expected<bool> make_self_signed_certificate(const TempDir& dir, const std::string& cert_name,
+                                            const std::string& key_name)
 {
-    std::string key = dir.file("key.pem");
-    std::string cert = dir.file("cert.pem");
+    std::string key = dir.file(key_name);
+    std::string cert = dir.file(cert_name);
     const char* argv[] = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
                           "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
                           "-keyout", key.c_str(), "-out", cert.c_str(), nullptr};

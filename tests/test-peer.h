@@ -302,7 +302,9 @@ void set_temp_root(const std::string& dir);
 void remove_temp_tree(const std::string& dir);
 
 // Makes a self-signed certificate for localhost and 127.0.0.1 with openssl:
-// `dir`/cert.pem and `dir`/key.pem. Says why on failure.
-Expected<bool> make_self_signed_certificate(const TempDir& dir);
+// `dir`/cert.pem and `dir`/key.pem (or the names given; a second call
+// makes a different key). Says why on failure.
+Expected<bool> make_self_signed_certificate(const TempDir& dir, const std::string& cert_name = "cert.pem",
+                                            const std::string& key_name = "key.pem");
 
 } // namespace signalbin::test
