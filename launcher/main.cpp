@@ -2,6 +2,7 @@
 // web page in the same process, and reports what happens.
 #include "glib-ptr.h"
 #include "gst-bin.h"
+#include "install-layout.h"
 #include "options.h"
 #include "server.h"
 #include "status.h"
@@ -53,13 +54,11 @@ std::vector<std::string> lan_addresses()
     return out;
 }
 
-std::string default_web_root()
+std::string default_web_root(const launcher::InstallLayout& layout)
 {
     if (const char* env = g_getenv("SIGNALBIN_WEB_ROOT"))
         return env;
-    if (g_file_test(SIGNALBIN_BUILD_WEB_ROOT "/index.html", G_FILE_TEST_EXISTS))
-        return SIGNALBIN_BUILD_WEB_ROOT;
-    return SIGNALBIN_INSTALLED_WEB_ROOT;
+    return layout.web_root;
 }
 
 std::string main_job_pipeline(const Options& o)
@@ -80,6 +79,8 @@ std::string main_job_pipeline(const Options& o)
 
 struct App {
     Options options;
+    launcher::InstallLayout layout;
+    bool plugin_path_needed = false; // the plugin is not in GStreamer's own path
     std::unique_ptr<server::Server> server;
     std::string element_url;
     GRef<GstElement> pipeline;
@@ -226,13 +227,18 @@ int main(int argc, char** argv)
     const Options& o = app.options;
     app.loop = adopt_ref(g_main_loop_new(nullptr, FALSE));
 
-    // Run from the build tree, find the plugin next to us without GST_PLUGIN_PATH.
+    // The plugin next to us (build tree, or the prefix we are installed in)
+    // when GStreamer's own path does not have it.
+    app.layout = launcher::find_install_layout();
     if (!GRef<GstElementFactory>::adopt(gst_element_factory_find("signalsink")) &&
-        g_file_test(SIGNALBIN_BUILD_PLUGIN_DIR, G_FILE_TEST_IS_DIR))
-        gst_registry_scan_path(gst_registry_get(), SIGNALBIN_BUILD_PLUGIN_DIR);
+        g_file_test(app.layout.plugin_dir.c_str(), G_FILE_TEST_IS_DIR)) {
+        gst_registry_scan_path(gst_registry_get(), app.layout.plugin_dir.c_str());
+        app.plugin_path_needed = true;
+    }
     if (!GRef<GstElementFactory>::adopt(gst_element_factory_find("signalsink"))) {
-        fail_line("the signalbin plugin is not found: run from the build (scripts/run) or set "
-                  "GST_PLUGIN_PATH=build/gst-plugin");
+        fail_line("the signalbin plugin is not found in GStreamer's plugin path nor in " + app.layout.plugin_dir +
+                  ": run from the build (scripts/run), install it, or set GST_PLUGIN_PATH to the folder holding "
+                  "libgstsignalbin.so");
         return 1;
     }
 
@@ -243,7 +249,7 @@ int main(int argc, char** argv)
         so.cert_file = o.cert_file;
         so.key_file = o.key_file;
         so.token = o.token;
-        so.web_root = o.web_root.empty() ? default_web_root() : o.web_root;
+        so.web_root = o.web_root.empty() ? default_web_root(app.layout) : o.web_root;
         if (o.verbose)
             so.log = [](const std::string& line) { say("server: " + line); };
         auto started = server::Server::start(nullptr, so);
@@ -328,7 +334,10 @@ int main(int argc, char** argv)
             watch += " token=" + o.token;
         if (app.server && app.server->tls())
             watch += " tls-insecure=true";
-        say("Watch from a terminal: GST_PLUGIN_PATH=" SIGNALBIN_BUILD_PLUGIN_DIR " " + watch +
+        // Another terminal's gst-launch-1.0 needs the plugin path only when
+        // we had to find the plugin ourselves.
+        say("Watch from a terminal: " +
+            (app.plugin_path_needed ? "GST_PLUGIN_PATH=" + app.layout.plugin_dir + " " : std::string()) + watch +
             " ! videoconvert ! autovideosink");
     }
     say("Ctrl-C stops.");
