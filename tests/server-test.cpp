@@ -237,6 +237,19 @@ void replace_file(const TempDir& dir, const std::string& from, const std::string
     fail_unless(g_rename(dir.file(to + ".new").c_str(), dir.file(to).c_str()) == 0, "rename %s", to.c_str());
 }
 
+// cert-a/key-a.pem and cert-b/key-b.pem, two different self-signed pairs;
+// a's in place as cert.pem and key.pem.
+void make_two_certificates(const TempDir& dir)
+{
+    for (const char* name : {"a", "b"}) {
+        Expected<bool> made =
+            make_self_signed_certificate(dir, std::string("cert-") + name + ".pem", std::string("key-") + name + ".pem");
+        fail_unless(made.ok(), "%s", made.ok() ? "" : made.error().c_str());
+    }
+    replace_file(dir, "cert-a.pem", "cert.pem");
+    replace_file(dir, "key-a.pem", "key.pem");
+}
+
 // A peer that trusts only `ca` (a certificate file): connects, or says why not.
 std::optional<std::string> connect_trusting(GMainContext* context, const std::string& url, const std::string& ca,
                                             const std::string& token = "")
@@ -897,13 +910,7 @@ GST_START_TEST(test_tls_reload)
     TestContext context;
     TempDir dir;
     fail_unless(dir.ok(), "no temporary directory");
-    for (const char* name : {"a", "b"}) {
-        Expected<bool> made =
-            make_self_signed_certificate(dir, std::string("cert-") + name + ".pem", std::string("key-") + name + ".pem");
-        fail_unless(made.ok(), "%s", made.ok() ? "" : made.error().c_str());
-    }
-    replace_file(dir, "cert-a.pem", "cert.pem");
-    replace_file(dir, "key-a.pem", "key.pem");
+    make_two_certificates(dir);
     server::ServerOptions options = server_options();
     options.cert_file = dir.file("cert.pem");
     options.key_file = dir.file("key.pem");
@@ -948,13 +955,7 @@ GST_START_TEST(test_server_program)
     TestContext context;
     TempDir dir;
     fail_unless(dir.ok(), "no temporary directory");
-    for (const char* name : {"a", "b"}) {
-        Expected<bool> made =
-            make_self_signed_certificate(dir, std::string("cert-") + name + ".pem", std::string("key-") + name + ".pem");
-        fail_unless(made.ok(), "%s", made.ok() ? "" : made.error().c_str());
-    }
-    replace_file(dir, "cert-a.pem", "cert.pem");
-    replace_file(dir, "key-a.pem", "key.pem");
+    make_two_certificates(dir);
     fail_unless(dir.write("server.conf", "# as /etc/signalbin/server.conf\n[server]\nhost=127.0.0.1\nport=0\n"
                                          "cert=" + dir.file("cert.pem") + "\nkey=" + dir.file("key.pem") +
                                          "\ntoken=from-the-file\nmax-peers=3\n"),
