@@ -14,7 +14,8 @@
  * showed bytes sent, and it left; 1 after 30 s without, or on an error.
  *
  * Signals from signalsink arrive on its own threads (signalling, SCTP): the
- * handlers only hand the work to the main loop with g_idle_add().
+ * handlers here hand the work to the main loop with g_idle_add(), except
+ * what must happen before the signal returns (configuring a webrtcbin).
  */
 #include <gst/gst.h>
 
@@ -53,13 +54,21 @@ static void message_free(gpointer data)
 
 /* ---- the robot: signalsink -------------------------------------------- */
 
+static gboolean consumer_came(gpointer data)
+{
+    Message *m = data;
+    printf("robot: consumer %s joined (%s)\n", m->peer_id, m->text);
+    m->app->consumer_came = TRUE;
+    return G_SOURCE_REMOVE;
+}
+
 static void on_consumer_added(GstElement *sink, const char *peer_id, GstElement *webrtcbin, gpointer data)
 {
-    App *app = data;
     (void) sink;
-    /* Before negotiation: webrtcbin's properties could be set here. */
-    printf("robot: consumer %s joined (%s)\n", peer_id, GST_ELEMENT_NAME(webrtcbin));
-    app->consumer_came = TRUE;
+    /* Before negotiation, on the signalling thread: this is the place to set
+     * webrtcbin's properties or create data channels, synchronously. */
+    g_idle_add_full(G_PRIORITY_DEFAULT, consumer_came, message_new(data, peer_id, GST_ELEMENT_NAME(webrtcbin)),
+                    message_free);
 }
 
 static gboolean consumer_left(gpointer data)

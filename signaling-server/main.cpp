@@ -5,7 +5,9 @@
 
 #include <glib-unix.h>
 
+#include <cmath>
 #include <cstdio>
+#include <limits>
 #include <cstdlib>
 
 using namespace signalbin;
@@ -25,8 +27,12 @@ void log_line(const std::string& line)
 // Command-line values override the configuration file's; these mark "not
 // given" for the numeric ones.
 namespace {
-constexpr int kUnsetInt = -1;
-constexpr double kUnsetDouble = -1;
+constexpr int kUnsetInt = std::numeric_limits<int>::min();
+constexpr double kUnsetDouble = std::numeric_limits<double>::quiet_NaN();
+bool given(double value)
+{
+    return !std::isnan(value);
+}
 } // namespace
 
 int main(int argc, char** argv)
@@ -84,8 +90,8 @@ int main(int argc, char** argv)
         return 2;
     }
     if ((port != kUnsetInt && (port < 0 || port > 65535)) || (max_peers != kUnsetInt && max_peers < 1) ||
-        (max_message != kUnsetInt && max_message < 1) || (rate != kUnsetDouble && rate <= 0) ||
-        (burst != kUnsetDouble && burst < 1)) {
+        (max_message != kUnsetInt && max_message < 1) || (given(rate) && !(rate > 0)) ||
+        (given(burst) && !(burst >= 1))) {
         std::fprintf(stderr, "signalbin-server: --port must be 0-65535; --max-peers, --max-message-size, "
                              "--rate-limit and --rate-burst must be positive\n");
         return 2;
@@ -113,32 +119,25 @@ int main(int argc, char** argv)
         options.max_peers = static_cast<size_t>(max_peers);
     if (max_message != kUnsetInt)
         options.max_message_bytes = static_cast<size_t>(max_message);
-    if (rate != kUnsetDouble)
+    if (given(rate))
         options.rate_limit = rate;
-    if (burst != kUnsetDouble)
+    if (given(burst))
         options.rate_burst = burst;
     if (!quiet)
         options.log = log_line;
 
-    auto started = server::Server::start(nullptr, options);
-    if (!started) {
-        std::fprintf(stderr, "signalbin-server: %s\n", started.error().c_str());
-        return 1;
-    }
-    std::unique_ptr<server::Server> server = std::move(started.value());
-    std::printf("signalbin-server listening on %s\n", server->url().c_str());
-    std::fflush(stdout);
-
+    // Signals are ours from the start: a reload (SIGHUP) sent while the
+    // server starts must not end it, as SIGHUP's default action would.
     GRef<GMainLoop> loop = adopt_ref(g_main_loop_new(nullptr, FALSE));
     struct Stop {
         server::Server* server;
         GMainLoop* loop;
         bool quiet;
         bool stopping = false;
-    } stop {server.get(), loop.get(), quiet != FALSE};
+    } stop {nullptr, loop.get(), quiet != FALSE};
     auto on_signal = [](gpointer data) -> gboolean {
         auto* s = static_cast<Stop*>(data);
-        if (!s->stopping) {
+        if (s->server && !s->stopping) {
             s->stopping = true;
             log_line("shutting down: closing every connection");
             s->server->shutdown([s] { g_main_loop_quit(s->loop); });
@@ -148,6 +147,8 @@ int main(int argc, char** argv)
     // A failure is logged even with --quiet: the old certificate stays.
     auto on_hangup = [](gpointer data) -> gboolean {
         auto* s = static_cast<Stop*>(data);
+        if (!s->server)
+            return G_SOURCE_CONTINUE;
         Expected<bool> reloaded = s->server->reload_certificate();
         if (!reloaded)
             log_line("SIGHUP: " + reloaded.error());
@@ -158,6 +159,16 @@ int main(int argc, char** argv)
     guint sigint = g_unix_signal_add(SIGINT, on_signal, &stop);
     guint sigterm = g_unix_signal_add(SIGTERM, on_signal, &stop);
     guint sighup = g_unix_signal_add(SIGHUP, on_hangup, &stop);
+    auto started = server::Server::start(nullptr, options);
+    if (!started) {
+        std::fprintf(stderr, "signalbin-server: %s\n", started.error().c_str());
+        return 1;
+    }
+    std::unique_ptr<server::Server> server = std::move(started.value());
+    std::printf("signalbin-server listening on %s\n", server->url().c_str());
+    std::fflush(stdout);
+
+    stop.server = server.get();
     g_main_loop_run(loop.get());
     g_source_remove(sigint);
     g_source_remove(sigterm);

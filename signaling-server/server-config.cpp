@@ -48,15 +48,17 @@ Expected<bool> read_uint(GKeyFile* file, const std::string& name, const char* ke
     return true;
 }
 
-Expected<bool> read_positive(GKeyFile* file, const std::string& name, const char* key, double min, double& out)
+// Reads a key holding a number above 0 (or, with at_least_one, of at least 1).
+Expected<bool> read_positive(GKeyFile* file, const std::string& name, const char* key, bool at_least_one, double& out)
 {
     GCharPtr text(g_key_file_get_string(file, kGroup, key, nullptr));
     char* end = nullptr;
     double value = text ? g_ascii_strtod(g_strstrip(text.get()), &end) : NAN;
-    if (!text || end == text.get() || *end != '\0' || !std::isfinite(value) || value < min)
-        return Expected<bool>::failure(name + ": " + key + " must be a number of at least " +
-                                       std::to_string(static_cast<int>(min)) + ", not \"" + (text ? text.get() : "") +
-                                       "\"");
+    bool in_range = at_least_one ? value >= 1 : value > 0;
+    if (!text || end == text.get() || *end != '\0' || !std::isfinite(value) || !in_range)
+        return Expected<bool>::failure(name + ": " + key + " must be a number " +
+                                       (at_least_one ? "of at least 1" : "above 0") + ", not \"" +
+                                       (text ? text.get() : "") + "\"");
     out = value;
     return true;
 }
@@ -116,12 +118,12 @@ Expected<bool> apply(GKeyFile* file, const std::string& name, ServerOptions& opt
         out.max_message_bytes = static_cast<size_t>(number);
     }
     if (has("rate-limit")) {
-        Expected<bool> ok = read_positive(file, name, "rate-limit", 0.001, out.rate_limit);
+        Expected<bool> ok = read_positive(file, name, "rate-limit", false, out.rate_limit);
         if (!ok)
             return ok;
     }
     if (has("rate-burst")) {
-        Expected<bool> ok = read_positive(file, name, "rate-burst", 1, out.rate_burst);
+        Expected<bool> ok = read_positive(file, name, "rate-burst", true, out.rate_burst);
         if (!ok)
             return ok;
     }

@@ -39,8 +39,24 @@ def find(name):
     return None
 
 
+def system_plugins_without_ours():
+    """GStreamer's own plugin folder, as a folder of links to every plugin
+    in it but a system-wide signalbin (the Debian package), so the
+    staged install is the only signalbin seen."""
+    folder = subprocess.run(["pkg-config", "--variable=pluginsdir", "gstreamer-1.0"], capture_output=True,
+                            text=True).stdout.strip()
+    links = os.path.join(staging, "system-plugins")
+    os.makedirs(links, exist_ok=True)
+    if folder and os.path.isdir(folder):
+        for name in os.listdir(folder):
+            if name != "libgstsignalbin.so":
+                os.symlink(os.path.join(folder, name), os.path.join(links, name))
+    return links
+
+
 def env():
     e = dict(os.environ)
+    e["GST_PLUGIN_SYSTEM_PATH_1_0"] = system_plugins
     e.pop("GST_PLUGIN_PATH", None)
     e.pop("GST_PLUGIN_PATH_1_0", None)
     e.pop("SIGNALBIN_WEB_ROOT", None)
@@ -108,6 +124,7 @@ def get(port, path):
 
 
 try:
+    system_plugins = system_plugins_without_ours()
     installed = subprocess.run(["meson", "install", "-C", build_root, "--no-rebuild", "--quiet",
                                 "--destdir", staging], capture_output=True, text=True)
     check(installed.returncode == 0, "meson install --destdir: " + installed.stderr.strip()[-300:])
@@ -128,6 +145,8 @@ try:
     inspect = subprocess.run([env_script, "gst-inspect-1.0", "signalsink"], capture_output=True, text=True, env=env())
     check(inspect.returncode == 0 and "WebRTC sink (signalbin)" in inspect.stdout,
           "signalbin-env gst-inspect-1.0 signalsink: " + inspect.stderr.strip()[-300:])
+    check(re.search(r"Filename +" + re.escape(staging), inspect.stdout) is not None,
+          "gst-inspect-1.0 loads the staged plugin, not another one")
     exports = subprocess.run([env_script], capture_output=True, text=True, env=env())
     check(exports.returncode == 0 and "export GST_PLUGIN_PATH=" in exports.stdout and
           os.path.dirname(find("libgstsignalbin.so")) in exports.stdout, "signalbin-env with no command prints exports")

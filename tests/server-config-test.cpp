@@ -89,7 +89,8 @@ GST_START_TEST(test_refusals)
     expect_refused("[server]\nport=84x3\n", "not \"84x3\"");
     expect_refused("[server]\nport=-1\n", "port must be");
     expect_refused("[server]\nmax-peers=0\n", "max-peers must be");
-    expect_refused("[server]\nrate-limit=fast\n", "rate-limit must be a number");
+    expect_refused("[server]\nrate-limit=fast\n", "rate-limit must be a number above 0");
+    expect_refused("[server]\nrate-limit=0\n", "rate-limit must be a number above 0, not \"0\"");
     expect_refused("[server]\nrate-burst=0.5\n", "rate-burst must be a number of at least 1");
     // A later error leaves the earlier keys unapplied too.
     expect_refused("[server]\nport=1\nmax-message-size=0\n", "max-message-size");

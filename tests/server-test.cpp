@@ -1006,6 +1006,13 @@ GST_START_TEST(test_server_program_bad_config)
     fail_unless(line && contains(*line, dir.file("server.conf")), "no clear error:\n%s", program.output().c_str());
     fail_unless(program.wait_exit() == 2, "exit status is not 2:\n%s", program.output().c_str());
 
+    // Values out of range on the command line too, never taken for "not given".
+    for (const char* bad : {"--port=-1", "--max-peers=-1", "--rate-limit=-1", "--rate-burst=0"}) {
+        ServerProgram refused(context, {"--port=0", bad});
+        fail_unless(refused.wait_line("must be").has_value(), "%s: no clear error:\n%s", bad, refused.output().c_str());
+        fail_unless(refused.wait_exit() == 2, "%s: exit status is not 2", bad);
+    }
+
     ServerProgram missing(context, {"--config", dir.file("absent.conf")});
     fail_unless(missing.wait_line("cannot read the configuration file").has_value(), "no clear error:\n%s",
                 missing.output().c_str());
