@@ -46,6 +46,8 @@ void Hub::remove_peer(const std::string& peer_id)
     }
     PeerState gone = std::move(it->second);
     peers_.erase(it);
+    if (gone.producer)
+        producer_order_.erase(std::find(producer_order_.begin(), producer_order_.end(), peer_id));
     listeners_.erase(peer_id);
     if (gone.has_roles())
         broadcast_status(peer_id, gone, true);
@@ -117,6 +119,10 @@ void Hub::set_peer_status(const std::string& id, PeerState& peer, const SetPeerS
     if (peer.consumer && !next.consumer)
         end_sessions_where(id, false);
 
+    if (next.producer && !peer.producer)
+        producer_order_.push_back(id);
+    else if (!next.producer && peer.producer)
+        producer_order_.erase(std::find(producer_order_.begin(), producer_order_.end(), id));
     peer.producer = next.producer;
     peer.listener = next.listener;
     peer.consumer = next.consumer;
@@ -193,6 +199,19 @@ void Hub::end_session_request(const std::string& id, const std::string& session_
         return;
     }
     end_session(session_id, it->second.other(id), reason, "ended by " + id);
+}
+
+std::optional<std::string> Hub::find_producer(const std::string& name_or_id) const
+{
+    auto it = peers_.find(name_or_id);
+    if (it != peers_.end() && it->second.producer)
+        return name_or_id;
+    for (const std::string& id : producer_order_) {
+        const PeerState& state = peers_.at(id);
+        if (state.meta.string_member("name") == name_or_id)
+            return id;
+    }
+    return std::nullopt;
 }
 
 void Hub::list(const std::string& id, bool producers)

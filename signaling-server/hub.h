@@ -40,6 +40,9 @@ public:
     size_t peer_count() const { return peers_.size(); }
     size_t session_count() const { return sessions_.size(); }
     bool has_peer(const std::string& peer_id) const { return peers_.count(peer_id) != 0; }
+    // The producer with this peer id, or else whose meta "name" is this
+    // (the first one registered, if several share it).
+    std::optional<std::string> find_producer(const std::string& name_or_id) const;
 
 private:
     struct PeerState {
@@ -87,6 +90,7 @@ private:
     static constexpr size_t kEndedRemembered = 1024;
     std::deque<std::pair<std::string, Session>> ended_;
     std::unordered_set<std::string> listeners_;
+    std::vector<std::string> producer_order_; // producers, in the order they registered
 };
 
 } // namespace signalbin::server

@@ -3,7 +3,9 @@
 #include "epoll-source.h"
 #include "glib-ptr.h"
 #include "http-files.h"
+#include "http-util.h"
 #include "hub.h"
+#include "whep-endpoint.h"
 #include "rate-limiter.h"
 #include "uuid.h"
 #include "ws-connection.h"
@@ -32,16 +34,6 @@ std::string address_string(GSocketAddress* address)
     auto* inet = G_INET_SOCKET_ADDRESS(address);
     GCharPtr host(g_inet_address_to_string(g_inet_socket_address_get_address(inet)));
     return std::string(host.get()) + ":" + std::to_string(g_inet_socket_address_get_port(inet));
-}
-
-// Compares without an early exit, so the time taken says nothing of where a
-// wrong token differs.
-bool same_secret(const std::string& a, const std::string& b)
-{
-    unsigned char diff = a.size() == b.size() ? 0 : 1;
-    for (size_t i = 0; i < a.size(); ++i)
-        diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
-    return diff == 0;
 }
 
 // What soup_server_listen() would make, but with a listen backlog that takes a
@@ -85,11 +77,6 @@ void enable_tcp_keepalive(GSocket* socket, unsigned idle_seconds)
     setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
 }
 
-void set_text_response(SoupServerMessage* msg, guint status, const char* reason, const std::string& body)
-{
-    soup_server_message_set_status(msg, status, reason);
-    soup_server_message_set_response(msg, "text/plain; charset=utf-8", SOUP_MEMORY_COPY, body.data(), body.size());
-}
 
 } // namespace
 
@@ -118,12 +105,24 @@ public:
           options_(std::move(options)),
           hub_(Hub::Output {[this](const std::string& id, const std::string& json) { deliver(id, json); },
                             [this](const std::string& line) { log(line); }},
-               options_.make_session_id)
+               options_.make_session_id),
+          whep_(context_.get(), hub_, whep_options(options_, [this](const std::string& line) { log(line); }))
     {
+    }
+
+    static WhepEndpoint::Options whep_options(const ServerOptions& o, std::function<void(const std::string&)> log)
+    {
+        WhepEndpoint::Options w;
+        w.token = o.token;
+        w.max_sessions = o.max_peers;
+        w.answer_timeout_ms = o.whep_answer_timeout_ms;
+        w.log = std::move(log);
+        return w;
     }
 
     ~Impl()
     {
+        whep_.close_all(); // while the peers it tells are still there
         if (soup_) {
             soup_server_remove_handler(soup_.get(), "/");
             soup_server_disconnect(soup_.get());
@@ -228,6 +227,7 @@ public:
     {
         shutdown_done_ = std::move(done);
         shutting_down_ = true;
+        whep_.close_all();
         if (soup_)
             soup_server_disconnect(soup_.get());
         std::vector<Connection*> open;
@@ -263,6 +263,13 @@ private:
                 upgrade(msg);
             return;
         }
+        if (WhepEndpoint::serves(path)) {
+            if (shutting_down_)
+                set_text_response(msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "Shutting Down", "server is shutting down\n");
+            else
+                whep_.handle(msg, path, query);
+            return;
+        }
         const char* method = soup_server_message_get_method(msg);
         if (method != SOUP_METHOD_GET && method != SOUP_METHOD_HEAD) {
             set_text_response(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, nullptr, "only GET and HEAD are served here\n");
@@ -270,7 +277,8 @@ private:
         }
         if (g_strcmp0(path, "/health") == 0) {
             std::string body = "{\"status\":\"ok\",\"peers\":" + std::to_string(connections_.size()) +
-                               ",\"sessions\":" + std::to_string(hub_.session_count()) + "}";
+                               ",\"sessions\":" + std::to_string(hub_.session_count()) +
+                               ",\"whep\":" + std::to_string(whep_.session_count()) + "}";
             soup_server_message_set_status(msg, SOUP_STATUS_OK, nullptr);
             soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_COPY, body.data(), body.size());
             return;
@@ -286,15 +294,7 @@ private:
             return false;
         }
         if (!options_.token.empty()) {
-            std::string presented;
-            const char* auth =
-                soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Authorization");
-            if (auth && g_ascii_strncasecmp(auth, "Bearer ", 7) == 0)
-                presented = auth + 7;
-            else if (query) {
-                if (auto* t = static_cast<const char*>(g_hash_table_lookup(query, "token")))
-                    presented = t;
-            }
+            std::string presented = presented_token(msg, query);
             if (!same_secret(presented, options_.token)) {
                 soup_message_headers_replace(soup_server_message_get_response_headers(msg), "WWW-Authenticate",
                                              "Bearer realm=\"signalbin\"");
@@ -497,6 +497,10 @@ private:
     // peer to drop) is deferred.
     void deliver(const std::string& id, const std::string& json)
     {
+        if (whep_.owns(id)) {
+            whep_.deliver(id, json);
+            return;
+        }
         auto it = connections_.find(id);
         if (it == connections_.end() || it->second->closing)
             return;
@@ -687,6 +691,7 @@ private:
     GRef<SoupServer> soup_;
     std::unique_ptr<EpollSource> epoll_;
     Hub hub_;
+    WhepEndpoint whep_;
     std::unordered_map<std::string, std::unique_ptr<Connection>> connections_;
     std::unordered_map<std::string, std::unique_ptr<Connection>> closing_;
     std::vector<std::string> retired_;

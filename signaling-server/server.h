@@ -27,7 +27,8 @@ struct ServerOptions {
     double rate_limit = 100;                // messages a second, per peer
     double rate_burst = 200;                // messages at once, per peer
     unsigned rate_limit_grace_ms = 2000;    // flooding this long: close 1008
-    size_t max_peers = 20000;               // further handshakes: 503
+    size_t max_peers = 20000;               // further handshakes: 503; as many WHEP sessions
+    unsigned whep_answer_timeout_ms = 15000; // a WHEP POST the producer does not answer: 504
     size_t max_outbound_bytes = 4 * 1024 * 1024; // unread by a peer: disconnect it
     unsigned keepalive_seconds = 20;        // TCP keep-alive: probes after this idle time, every
                                             // quarter of it; 3 unanswered and the peer is dropped

@@ -1020,6 +1020,215 @@ GST_START_TEST(test_server_program_bad_config)
 }
 GST_END_TEST;
 
+// ---- WHEP ---------------------------------------------------------------------
+
+const char* kWhepOffer = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"
+                         "a=ice-ufrag:abcd\r\na=ice-pwd:0123456789012345678901\r\n"
+                         "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=recvonly\r\n"
+                         "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\na=recvonly\r\n";
+const char* kWhepAnswer = "v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"
+                          "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\n"
+                          "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\na=sendonly\r\n";
+
+std::string http_url(const server::Server& server, const std::string& path)
+{
+    return "http://127.0.0.1:" + std::to_string(server.port()) + path;
+}
+
+// A producer named `name`, registered once the server has processed it.
+void must_produce(TestPeer& producer, const std::string& name)
+{
+    must_connect(producer);
+    fail_unless(producer.send(protocol::SetPeerStatus {{Role::Producer}, meta_with(name)}), "send");
+    must_list(producer); // in order on its connection: the status is in
+}
+
+// The producer's side of a WHEP session: the startSession with the player's
+// offer; returns its session id.
+std::string must_be_asked(TestPeer& producer)
+{
+    auto start = producer.expect_next<protocol::StartSession>();
+    fail_unless(start.has_value(), "the producer was not asked:\n%s", producer.describe().c_str());
+    fail_unless(start->offer == std::optional<std::string>(kWhepOffer), "the player's offer did not reach it");
+    fail_unless(g_str_has_prefix(start->peer_id.c_str(), "whep-"), "the player's peer id is %s",
+                start->peer_id.c_str());
+    return start->session_id;
+}
+
+GST_START_TEST(test_whep_session)
+{
+    TestContext context;
+    auto server = must_start(context);
+    TestPeer producer(context, server->url());
+    must_produce(producer, "cam");
+
+    HttpCall post(context, "POST", http_url(*server, "/whep/cam"), "application/sdp", kWhepOffer);
+    std::string session = must_be_asked(producer);
+    fail_unless(!post.done(), "the POST was answered before the producer answered");
+    fail_unless(producer.send(protocol::Peer {session, protocol::Sdp {protocol::Sdp::Type::Answer, kWhepAnswer}}),
+                "send");
+    fail_unless(producer.send(protocol::Peer {session, protocol::Ice {"candidate:1 1 UDP 2015363327 127.0.0.1 40000 typ host", 0, std::nullopt}}), "send");
+    fail_unless(producer.send(protocol::Peer {session, protocol::Ice {"candidate:2 1 UDP 2015363327 127.0.0.1 40002 typ host", 1, std::nullopt}}), "send");
+    fail_unless(producer.send(protocol::Peer {session, protocol::Ice {"", 0, std::nullopt}}), "send");
+    Expected<HttpResponse> created = post.wait();
+    fail_unless(created.ok(), "%s", created.ok() ? "" : created.error().c_str());
+    const HttpResponse& r = created.value();
+    fail_unless(r.status == 201, "POST answered %u: %s", r.status, r.body.c_str());
+    fail_unless(r.content_type == "application/sdp", "content type %s", r.content_type.c_str());
+    std::string location = r.header("location");
+    fail_unless(g_str_has_prefix(location.c_str(), "/whep/session/"), "Location: %s", location.c_str());
+    fail_unless(r.header("access-control-allow-origin") == "*", "no CORS header");
+    fail_unless(contains(r.header("access-control-expose-headers"), "Location"), "Location not exposed to scripts");
+    size_t audio = r.body.find("m=audio");
+    fail_unless(r.body.find("a=candidate:1 ") < audio && r.body.find("a=candidate:2 ") > audio,
+                "the candidates are not in their sections:\n%s", r.body.c_str());
+    fail_unless(contains(r.body, "a=end-of-candidates"), "no end-of-candidates:\n%s", r.body.c_str());
+
+    // Trickle from the player to the producer.
+    HttpCall patch(context, "PATCH", http_url(*server, location), "application/trickle-ice-sdpfrag",
+                   "a=ice-ufrag:abcd\r\na=ice-pwd:0123456789012345678901\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+                   "a=mid:1\r\na=candidate:7 1 udp 2122260223 10.0.0.2 50000 typ host\r\n");
+    Expected<HttpResponse> patched = patch.wait();
+    fail_unless(patched.ok() && patched.value().status == 204, "PATCH: %s",
+                patched.ok() ? patched.value().body.c_str() : patched.error().c_str());
+    auto ice = producer.expect_next<protocol::Peer>();
+    fail_unless(ice.has_value(), "no candidate reached the producer:\n%s", producer.describe().c_str());
+    const auto* candidate = std::get_if<protocol::Ice>(&ice->payload);
+    fail_unless(candidate && candidate->sdp_mline_index == 1 &&
+                    candidate->candidate == "candidate:7 1 udp 2122260223 10.0.0.2 50000 typ host",
+                "the candidate arrived wrong");
+
+    // CORS preflight, as a browser on another origin sends it.
+    HttpCall options(context, "OPTIONS", http_url(*server, location));
+    Expected<HttpResponse> preflight = options.wait();
+    fail_unless(preflight.ok() && preflight.value().status == 204 &&
+                    contains(preflight.value().header("access-control-allow-methods"), "PATCH") &&
+                    contains(preflight.value().header("access-control-allow-headers"), "Content-Type"),
+                "preflight");
+
+    HttpCall del(context, "DELETE", http_url(*server, location));
+    Expected<HttpResponse> deleted = del.wait();
+    fail_unless(deleted.ok() && deleted.value().status == 200, "DELETE");
+    auto ended = producer.expect_next<protocol::EndSession>();
+    fail_unless(ended && ended->session_id == session, "the producer did not hear the end:\n%s",
+                producer.describe().c_str());
+    HttpCall gone(context, "PATCH", http_url(*server, location), "application/trickle-ice-sdpfrag", "a=mid:0\r\n");
+    Expected<HttpResponse> after = gone.wait();
+    fail_unless(after.ok() && after.value().status == 404, "a deleted session still takes PATCH");
+    fail_unless(wait_until(context, [&] { return server->session_count() == 0; }), "sessions left");
+}
+GST_END_TEST;
+
+// Every way a WHEP request goes wrong gets its status and a reason.
+GST_START_TEST(test_whep_refusals)
+{
+    TestContext context;
+    server::ServerOptions options = server_options();
+    options.whep_answer_timeout_ms = 300;
+    options.max_peers = 3;
+    auto server = must_start(context, options);
+    TestPeer producer(context, server->url());
+    must_produce(producer, "cam");
+
+    struct Case {
+        const char* method;
+        const char* path;
+        const char* type;
+        const char* body;
+        unsigned status;
+        const char* says;
+    };
+    const Case cases[] = {
+        {"POST", "/whep/nobody", "application/sdp", kWhepOffer, 404, "no producer named \"nobody\""},
+        {"POST", "/whep/cam", "application/json", "{}", 415, "application/sdp"},
+        {"POST", "/whep/cam", "application/sdp", "hello", 400, "v=0"},
+        {"GET", "/whep/cam", "", "", 405, "POST an SDP offer"},
+        {"POST", "/whep/", "application/sdp", kWhepOffer, 404, "/whep/<producer name or id>"},
+        {"PATCH", "/whep/session/nope", "application/trickle-ice-sdpfrag", "a=mid:0\r\n", 404, "no WHEP session"},
+    };
+    for (const Case& c : cases) {
+        HttpCall call(context, c.method, http_url(*server, c.path), c.type, c.body);
+        Expected<HttpResponse> r = call.wait();
+        fail_unless(r.ok(), "%s %s: %s", c.method, c.path, r.ok() ? "" : r.error().c_str());
+        fail_unless(r.value().status == c.status && contains(r.value().body, c.says), "%s %s: %u %s", c.method,
+                    c.path, r.value().status, r.value().body.c_str());
+    }
+
+    // The producer refuses (nothing it can send was offered): 422 with its reason.
+    {
+        HttpCall post(context, "POST", http_url(*server, "/whep/cam"), "application/sdp", kWhepOffer);
+        std::string session = must_be_asked(producer);
+        fail_unless(producer.send(protocol::EndSessionV1_1 {session, "no codec in common"}), "send");
+        Expected<HttpResponse> r = post.wait();
+        fail_unless(r.ok() && r.value().status == 422 && contains(r.value().body, "the producer ended the session"),
+                    "refusal: %s", r.ok() ? r.value().body.c_str() : r.error().c_str());
+    }
+    // No answer in time: 504, and the producer hears the end.
+    {
+        HttpCall post(context, "POST", http_url(*server, "/whep/cam"), "application/sdp", kWhepOffer);
+        std::string session = must_be_asked(producer);
+        Expected<HttpResponse> r = post.wait();
+        fail_unless(r.ok() && r.value().status == 504 && contains(r.value().body, "did not answer"), "timeout: %s",
+                    r.ok() ? r.value().body.c_str() : r.error().c_str());
+        auto ended = producer.expect_next<protocol::EndSession>();
+        fail_unless(ended && ended->session_id == session, "no endSession after the timeout");
+    }
+    // A player that goes away before its answer ends its session.
+    {
+        auto post = std::make_unique<HttpCall>(context, "POST", http_url(*server, "/whep/cam"), "application/sdp",
+                                               kWhepOffer);
+        std::string session = must_be_asked(producer);
+        post->cancel();
+        auto ended = producer.expect_next<protocol::EndSession>();
+        fail_unless(ended && ended->session_id == session, "no endSession after the player left");
+    }
+    // The limit: 503 with Retry-After.
+    {
+        HttpCall a(context, "POST", http_url(*server, "/whep/cam"), "application/sdp", kWhepOffer);
+        must_be_asked(producer);
+        HttpCall b(context, "POST", http_url(*server, "/whep/cam"), "application/sdp", kWhepOffer);
+        must_be_asked(producer);
+        HttpCall c(context, "POST", http_url(*server, "/whep/cam"), "application/sdp", kWhepOffer);
+        must_be_asked(producer);
+        HttpCall d(context, "POST", http_url(*server, "/whep/cam"), "application/sdp", kWhepOffer);
+        Expected<HttpResponse> r = d.wait();
+        fail_unless(r.ok() && r.value().status == 503 && r.value().header("retry-after") == "5" &&
+                        contains(r.value().body, "too many WHEP sessions"),
+                    "limit: %s", r.ok() ? r.value().body.c_str() : r.error().c_str());
+    }
+    fail_unless(wait_until(context, [&] { return server->session_count() == 0; }), "%zu sessions left",
+                server->session_count());
+}
+GST_END_TEST;
+
+// With a token, WHEP requests need it as a bearer token too.
+GST_START_TEST(test_whep_token)
+{
+    TestContext context;
+    server::ServerOptions options = server_options();
+    options.token = "s3cret";
+    auto server = must_start(context, options);
+    HttpCall none(context, "POST", http_url(*server, "/whep/cam"), "application/sdp", kWhepOffer);
+    Expected<HttpResponse> r = none.wait();
+    fail_unless(r.ok() && r.value().status == 401 && contains(r.value().header("www-authenticate"), "Bearer"),
+                "no token: %s", r.ok() ? r.value().body.c_str() : r.error().c_str());
+    HttpCall wrong(context, "POST", http_url(*server, "/whep/cam"), "application/sdp", kWhepOffer,
+                   {{"Authorization", "Bearer s3creX"}});
+    r = wrong.wait();
+    fail_unless(r.ok() && r.value().status == 401, "wrong token");
+    HttpCall right(context, "POST", http_url(*server, "/whep/cam"), "application/sdp", kWhepOffer,
+                   {{"Authorization", "Bearer s3cret"}});
+    r = right.wait();
+    fail_unless(r.ok() && r.value().status == 404, "the right token did not get past: %u",
+                r.ok() ? r.value().status : 0);
+    // A preflight carries no credentials: it is answered.
+    HttpCall preflight(context, "OPTIONS", http_url(*server, "/whep/cam"));
+    r = preflight.wait();
+    fail_unless(r.ok() && r.value().status == 204 && r.value().header("accept-post") == "application/sdp",
+                "preflight with a token");
+}
+GST_END_TEST;
+
 // ---- Lifecycle ------------------------------------------------------------------
 
 GST_START_TEST(test_reconnect)
@@ -1220,6 +1429,9 @@ static Suite* server_suite()
     tcase_add_test(tc, test_tls_reload);
     tcase_add_test(tc, test_server_program);
     tcase_add_test(tc, test_server_program_bad_config);
+    tcase_add_test(tc, test_whep_session);
+    tcase_add_test(tc, test_whep_refusals);
+    tcase_add_test(tc, test_whep_token);
 
     tc = make_tcase(s, "lifecycle");
     tcase_add_test(tc, test_reconnect);

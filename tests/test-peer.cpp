@@ -516,51 +516,101 @@ Expected<bool> RawTcp::send_text_frame(const std::string& text, unsigned timeout
 
 // ---- HTTP, files ------------------------------------------------------------
 
-Expected<HttpResponse> http_get(GMainContext* context, const std::string& url, unsigned timeout_ms)
+std::string HttpResponse::header(const std::string& lower_case_name) const
 {
-    struct Result {
-        bool done = false;
-        GRef<GBytes> body;
-        std::string error;
-    };
-    auto result = std::make_shared<Result>();
-    GRef<SoupSession> session;
-    GRef<SoupMessage> message;
-    GRef<GCancellable> cancellable = adopt_ref(g_cancellable_new());
-    {
-        ThreadDefaultContext scope(context);
-        session = adopt_ref(soup_session_new());
-        message = adopt_ref(soup_message_new(SOUP_METHOD_GET, url.c_str()));
-        if (!message)
-            return Expected<HttpResponse>::failure("bad URL " + url);
-        soup_session_send_and_read_async(
-            session.get(), message.get(), G_PRIORITY_DEFAULT, cancellable.get(),
-            [](GObject* source, GAsyncResult* res, gpointer data) {
-                std::unique_ptr<std::shared_ptr<Result>> r(static_cast<std::shared_ptr<Result>*>(data));
-                GErrorPtr error;
-                (*r)->body = adopt_ref(soup_session_send_and_read_finish(SOUP_SESSION(source), res, GErrorOut(error)));
-                if (error)
-                    (*r)->error = error->message;
-                (*r)->done = true;
-            },
-            new std::shared_ptr<Result>(result));
+    auto it = headers.find(lower_case_name);
+    return it == headers.end() ? "" : it->second;
+}
+
+struct HttpCall::Result {
+    bool done = false;
+    GRef<GBytes> body;
+    std::string error;
+};
+
+HttpCall::HttpCall(GMainContext* context, const std::string& method, const std::string& url,
+                   const std::string& content_type, const std::string& body,
+                   const std::map<std::string, std::string>& headers)
+    : context_(context), what_(method + " " + url), result_(std::make_shared<Result>()),
+      cancellable_(adopt_ref(g_cancellable_new()))
+{
+    ThreadDefaultContext scope(context);
+    session_ = adopt_ref(soup_session_new());
+    message_ = adopt_ref(soup_message_new(method.c_str(), url.c_str()));
+    if (!message_) {
+        result_->error = "bad URL " + url;
+        result_->done = true;
+        return;
     }
-    if (!wait_until(context, [&] { return result->done; }, timeout_ms)) {
-        g_cancellable_cancel(cancellable.get());
-        wait_until(context, [&] { return result->done; }, timeout_ms);
-        return Expected<HttpResponse>::failure("no reply to GET " + url + " within " + std::to_string(timeout_ms) +
+    if (!content_type.empty() || !body.empty()) {
+        GRef<GBytes> bytes = adopt_ref(g_bytes_new(body.data(), body.size()));
+        soup_message_set_request_body_from_bytes(message_.get(), content_type.empty() ? nullptr : content_type.c_str(),
+                                                 bytes.get());
+    }
+    for (const auto& [name, value] : headers)
+        soup_message_headers_replace(soup_message_get_request_headers(message_.get()), name.c_str(), value.c_str());
+    soup_session_send_and_read_async(
+        session_.get(), message_.get(), G_PRIORITY_DEFAULT, cancellable_.get(),
+        [](GObject* source, GAsyncResult* res, gpointer data) {
+            std::unique_ptr<std::shared_ptr<Result>> r(static_cast<std::shared_ptr<Result>*>(data));
+            GErrorPtr error;
+            (*r)->body = adopt_ref(soup_session_send_and_read_finish(SOUP_SESSION(source), res, GErrorOut(error)));
+            if (error)
+                (*r)->error = error->message;
+            (*r)->done = true;
+        },
+        new std::shared_ptr<Result>(result_));
+}
+
+HttpCall::~HttpCall()
+{
+    cancel();
+}
+
+bool HttpCall::done() const
+{
+    return result_->done;
+}
+
+void HttpCall::cancel()
+{
+    if (result_->done)
+        return;
+    g_cancellable_cancel(cancellable_.get());
+    wait_until(context_, [&] { return result_->done; }, kTimeoutMs);
+}
+
+Expected<HttpResponse> HttpCall::wait(unsigned timeout_ms)
+{
+    if (!wait_until(context_, [&] { return result_->done; }, timeout_ms)) {
+        cancel();
+        return Expected<HttpResponse>::failure("no reply to " + what_ + " within " + std::to_string(timeout_ms) +
                                                " ms");
     }
-    if (!result->body)
-        return Expected<HttpResponse>::failure("GET " + url + ": " + result->error);
+    if (!result_->body)
+        return Expected<HttpResponse>::failure(what_ + ": " + result_->error);
     HttpResponse response;
-    response.status = soup_message_get_status(message.get());
-    const char* type = soup_message_headers_get_content_type(soup_message_get_response_headers(message.get()), nullptr);
+    response.status = soup_message_get_status(message_.get());
+    SoupMessageHeaders* headers = soup_message_get_response_headers(message_.get());
+    const char* type = soup_message_headers_get_content_type(headers, nullptr);
     response.content_type = type ? type : "";
+    soup_message_headers_foreach(
+        headers,
+        [](const char* name, const char* value, gpointer data) {
+            GCharPtr lower(g_ascii_strdown(name, -1));
+            (*static_cast<std::map<std::string, std::string>*>(data))[lower.get()] = value;
+        },
+        &response.headers);
     gsize size = 0;
-    auto* data = static_cast<const char*>(g_bytes_get_data(result->body.get(), &size));
+    auto* data = static_cast<const char*>(g_bytes_get_data(result_->body.get(), &size));
     response.body.assign(data ? data : "", size);
     return response;
+}
+
+Expected<HttpResponse> http_get(GMainContext* context, const std::string& url, unsigned timeout_ms)
+{
+    HttpCall call(context, "GET", url);
+    return call.wait(timeout_ms);
 }
 
 namespace {

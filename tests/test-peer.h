@@ -20,6 +20,8 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
+#include <memory>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -274,7 +276,34 @@ struct HttpResponse {
     unsigned status = 0;
     std::string content_type;
     std::string body;
+    std::map<std::string, std::string> headers; // names in lower case
+    std::string header(const std::string& lower_case_name) const;
 };
+
+// One request over a SoupSession on `context`, under way while the test
+// does other things (a WHEP POST waits for the producer the test plays).
+class HttpCall {
+public:
+    HttpCall(GMainContext* context, const std::string& method, const std::string& url,
+             const std::string& content_type = "", const std::string& body = "",
+             const std::map<std::string, std::string>& headers = {});
+    ~HttpCall();
+    HttpCall(const HttpCall&) = delete;
+    HttpCall& operator=(const HttpCall&) = delete;
+    bool done() const;
+    Expected<HttpResponse> wait(unsigned timeout_ms = kTimeoutMs);
+    void cancel(); // as a client that goes away
+
+private:
+    struct Result;
+    GMainContext* context_;
+    std::string what_;
+    std::shared_ptr<Result> result_;
+    GRef<SoupSession> session_;
+    GRef<SoupMessage> message_;
+    GRef<GCancellable> cancellable_;
+};
+
 // GET over a SoupSession on `context`.
 Expected<HttpResponse> http_get(GMainContext* context, const std::string& url, unsigned timeout_ms = kTimeoutMs);
 
