@@ -5,7 +5,7 @@
 #include "http-files.h"
 #include "http-util.h"
 #include "hub.h"
-#include "whep-endpoint.h"
+#include "http-peers.h"
 #include "rate-limiter.h"
 #include "uuid.h"
 #include "ws-connection.h"
@@ -106,13 +106,13 @@ public:
           hub_(Hub::Output {[this](const std::string& id, const std::string& json) { deliver(id, json); },
                             [this](const std::string& line) { log(line); }},
                options_.make_session_id),
-          whep_(context_.get(), hub_, whep_options(options_, [this](const std::string& line) { log(line); }))
+          http_peers_(context_.get(), hub_, http_peers_options(options_, [this](const std::string& line) { log(line); }))
     {
     }
 
-    static WhepEndpoint::Options whep_options(const ServerOptions& o, std::function<void(const std::string&)> log)
+    static HttpPeers::Options http_peers_options(const ServerOptions& o, std::function<void(const std::string&)> log)
     {
-        WhepEndpoint::Options w;
+        HttpPeers::Options w;
         w.token = o.token;
         w.max_sessions = o.max_peers;
         w.answer_timeout_ms = o.whep_answer_timeout_ms;
@@ -122,7 +122,7 @@ public:
 
     ~Impl()
     {
-        whep_.close_all(); // while the peers it tells are still there
+        http_peers_.close_all(); // while the peers it tells are still there
         if (soup_) {
             soup_server_remove_handler(soup_.get(), "/");
             soup_server_disconnect(soup_.get());
@@ -227,7 +227,7 @@ public:
     {
         shutdown_done_ = std::move(done);
         shutting_down_ = true;
-        whep_.close_all();
+        http_peers_.close_all();
         if (soup_)
             soup_server_disconnect(soup_.get());
         std::vector<Connection*> open;
@@ -263,11 +263,11 @@ private:
                 upgrade(msg);
             return;
         }
-        if (WhepEndpoint::serves(path)) {
+        if (HttpPeers::serves(path)) {
             if (shutting_down_)
                 set_text_response(msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "Shutting Down", "server is shutting down\n");
             else
-                whep_.handle(msg, path, query);
+                http_peers_.handle(msg, path, query);
             return;
         }
         const char* method = soup_server_message_get_method(msg);
@@ -278,7 +278,8 @@ private:
         if (g_strcmp0(path, "/health") == 0) {
             std::string body = "{\"status\":\"ok\",\"peers\":" + std::to_string(connections_.size()) +
                                ",\"sessions\":" + std::to_string(hub_.session_count()) +
-                               ",\"whep\":" + std::to_string(whep_.session_count()) + "}";
+                               ",\"whep\":" + std::to_string(http_peers_.whep_count()) +
+                               ",\"whip\":" + std::to_string(http_peers_.whip_count()) + "}";
             soup_server_message_set_status(msg, SOUP_STATUS_OK, nullptr);
             soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_COPY, body.data(), body.size());
             return;
@@ -497,8 +498,8 @@ private:
     // peer to drop) is deferred.
     void deliver(const std::string& id, const std::string& json)
     {
-        if (whep_.owns(id)) {
-            whep_.deliver(id, json);
+        if (http_peers_.owns(id)) {
+            http_peers_.deliver(id, json);
             return;
         }
         auto it = connections_.find(id);
@@ -691,7 +692,7 @@ private:
     GRef<SoupServer> soup_;
     std::unique_ptr<EpollSource> epoll_;
     Hub hub_;
-    WhepEndpoint whep_;
+    HttpPeers http_peers_;
     std::unordered_map<std::string, std::unique_ptr<Connection>> connections_;
     std::unordered_map<std::string, std::unique_ptr<Connection>> closing_;
     std::vector<std::string> retired_;

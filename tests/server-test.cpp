@@ -1193,11 +1193,125 @@ GST_START_TEST(test_whep_refusals)
         HttpCall d(context, "POST", http_url(*server, "/whep/cam"), "application/sdp", kWhepOffer);
         Expected<HttpResponse> r = d.wait();
         fail_unless(r.ok() && r.value().status == 503 && r.value().header("retry-after") == "5" &&
-                        contains(r.value().body, "too many WHEP sessions"),
+                        contains(r.value().body, "too many WHIP and WHEP sessions"),
                     "limit: %s", r.ok() ? r.value().body.c_str() : r.error().c_str());
     }
     fail_unless(wait_until(context, [&] { return server->session_count() == 0; }), "%zu sessions left",
                 server->session_count());
+}
+GST_END_TEST;
+
+// The WHIP publisher as a producer: its peer id once a listener hears it
+// register as `name`.
+std::string must_hear_publisher(TestPeer& listener, const std::string& name)
+{
+    auto seen = listener.wait_message<protocol::PeerStatusChanged>([&](const protocol::PeerStatusChanged& m) {
+        return m.meta.string_member("name") == name && m.roles == std::vector<Role> {Role::Producer};
+    });
+    fail_unless(seen.has_value(), "no producer \"%s\" appeared:\n%s", name.c_str(), listener.describe().c_str());
+    fail_unless(g_str_has_prefix(seen->peer_id.c_str(), "whip-"), "its peer id is %s", seen->peer_id.c_str());
+    return seen->peer_id;
+}
+
+// `consumer` starts a session with the publisher and gets its held offer.
+std::string must_get_offer(TestPeer& consumer, const std::string& publisher)
+{
+    fail_unless(consumer.send(protocol::StartSessionRequest {publisher, std::nullopt}), "send");
+    auto started = consumer.expect_next<protocol::SessionStarted>();
+    fail_unless(started.has_value(), "no sessionStarted:\n%s", consumer.describe().c_str());
+    auto offer = consumer.expect_next<protocol::Peer>();
+    fail_unless(offer.has_value() && offer->session_id == started->session_id, "no offer:\n%s",
+                consumer.describe().c_str());
+    const auto* sdp = std::get_if<protocol::Sdp>(&offer->payload);
+    fail_unless(sdp && sdp->type == protocol::Sdp::Type::Offer && sdp->sdp == kWhepOffer,
+                "the publisher's offer did not arrive as it was sent");
+    return started->session_id;
+}
+
+void must_answer(TestPeer& consumer, const std::string& session)
+{
+    fail_unless(consumer.send(protocol::Peer {session, protocol::Sdp {protocol::Sdp::Type::Answer, kWhepAnswer}}),
+                "send");
+    fail_unless(consumer.send(protocol::Peer {session, protocol::Ice {"candidate:1 1 UDP 2015363327 127.0.0.1 40000 typ host", 0, std::nullopt}}), "send");
+    fail_unless(consumer.send(protocol::Peer {session, protocol::Ice {"", 0, std::nullopt}}), "send");
+}
+
+GST_START_TEST(test_whip_session)
+{
+    TestContext context;
+    auto server = must_start(context);
+    TestPeer listener(context, server->url());
+    must_connect(listener);
+    set_status(listener, {Role::Listener}, protocol::Json());
+
+    HttpCall post(context, "POST", http_url(*server, "/whip/phone"), "application/sdp", kWhepOffer);
+    std::string publisher = must_hear_publisher(listener, "phone");
+
+    // Nobody watches yet: the POST waits; the name is taken.
+    HttpCall early(context, "POST", http_url(*server, "/whip/phone"), "application/sdp", kWhepOffer);
+    Expected<HttpResponse> taken = early.wait();
+    fail_unless(taken.ok() && taken.value().status == 409 && contains(taken.value().body, "already publishing"),
+                "a second publisher with the name: %s", taken.ok() ? taken.value().body.c_str() : taken.error().c_str());
+    fail_unless(!post.done(), "the POST was answered with no consumer");
+
+    // A WHEP player offers too: it cannot be served, and the publisher waits on.
+    HttpCall player(context, "POST", http_url(*server, "/whep/phone"), "application/sdp", kWhepOffer);
+    Expected<HttpResponse> refused_player = player.wait();
+    fail_unless(refused_player.ok() && refused_player.value().status == 422 &&
+                    contains(refused_player.value().body, "cannot answer"),
+                "a WHEP player of a WHIP publisher: %s",
+                refused_player.ok() ? refused_player.value().body.c_str() : refused_player.error().c_str());
+    fail_unless(!post.done(), "the WHIP POST was answered after the WHEP player");
+
+    // A consumer that leaves before answering: the publisher waits for the next.
+    {
+        TestPeer quitter(context, server->url());
+        must_connect(quitter);
+        must_get_offer(quitter, publisher);
+    }
+    TestPeer consumer(context, server->url());
+    must_connect(consumer);
+    std::string session = must_get_offer(consumer, publisher);
+    must_answer(consumer, session);
+    Expected<HttpResponse> created = post.wait();
+    fail_unless(created.ok(), "%s", created.ok() ? "" : created.error().c_str());
+    const HttpResponse& r = created.value();
+    fail_unless(r.status == 201, "POST answered %u: %s", r.status, r.body.c_str());
+    std::string location = r.header("location");
+    fail_unless(g_str_has_prefix(location.c_str(), "/whip/session/"), "Location: %s", location.c_str());
+    fail_unless(contains(r.body, "a=sendonly") && contains(r.body, "a=candidate:1 ") &&
+                    contains(r.body, "a=end-of-candidates"),
+                "the consumer's answer with its candidates:\n%s", r.body.c_str());
+
+    // Trickle from the publisher reaches its consumer.
+    HttpCall trickle(context, "PATCH", http_url(*server, location), "application/trickle-ice-sdpfrag",
+                     "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\na=candidate:8 1 udp 2122260223 10.0.0.3 50000 typ host\r\n");
+    Expected<HttpResponse> patched = trickle.wait();
+    fail_unless(patched.ok() && patched.value().status == 204, "PATCH");
+    auto ice = consumer.expect_next<protocol::Peer>();
+    fail_unless(ice && std::get_if<protocol::Ice>(&ice->payload) &&
+                    std::get<protocol::Ice>(ice->payload).candidate ==
+                        "candidate:8 1 udp 2122260223 10.0.0.3 50000 typ host",
+                "the trickled candidate:\n%s", consumer.describe().c_str());
+
+    // One RTCPeerConnection, one consumer.
+    TestPeer second(context, server->url());
+    must_connect(second);
+    fail_unless(second.send(protocol::StartSessionRequest {publisher, std::nullopt}), "send");
+    fail_unless(second.expect_next<protocol::SessionStarted>().has_value(), "no sessionStarted");
+    auto refused = second.expect_next<protocol::EndSession>();
+    fail_unless(refused.has_value(), "a second consumer was not turned away:\n%s", second.describe().c_str());
+
+    HttpCall del(context, "DELETE", http_url(*server, location));
+    Expected<HttpResponse> deleted = del.wait();
+    fail_unless(deleted.ok() && deleted.value().status == 200, "DELETE");
+    auto ended = consumer.expect_next<protocol::EndSession>();
+    fail_unless(ended && ended->session_id == session, "the consumer did not hear the end:\n%s",
+                consumer.describe().c_str());
+    auto gone = listener.wait_message<protocol::PeerStatusChanged>(
+        [&](const protocol::PeerStatusChanged& m) { return m.peer_id == publisher && m.roles.empty(); });
+    fail_unless(gone.has_value(), "the publisher is still listed:\n%s", listener.describe().c_str());
+    fail_unless(wait_until(context, [&] { return server->session_count() == 0; }), "sessions left");
 }
 GST_END_TEST;
 
@@ -1432,6 +1546,7 @@ static Suite* server_suite()
     tcase_add_test(tc, test_whep_session);
     tcase_add_test(tc, test_whep_refusals);
     tcase_add_test(tc, test_whep_token);
+    tcase_add_test(tc, test_whip_session);
 
     tc = make_tcase(s, "lifecycle");
     tcase_add_test(tc, test_reconnect);

@@ -1,7 +1,7 @@
-// The SDP work of the WHEP endpoint (draft-ietf-wish-whep, RFC 9725's rules
-// for trickle), with no HTTP in it: candidates put into an answer (a WHEP
-// server cannot trickle to the player), and a player's trickle-ice-sdpfrag
-// (RFC 8840) read into candidates for the producer.
+// The SDP work of the WHIP and WHEP endpoints (RFC 9725, draft-ietf-wish-whep),
+// with no HTTP in it: candidates put into an answer (the server cannot
+// trickle to an HTTP client), and a client's trickle-ice-sdpfrag (RFC 8840)
+// read into candidates for its peer.
 #pragma once
 
 #include "expected.h"
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace signalbin::server::whep {
+namespace signalbin::server::trickle {
 
 // Whether a request body is an SDP description at all ("v=0" first).
 bool looks_like_sdp(const std::string& text);
@@ -30,4 +30,4 @@ std::string with_candidates(const std::string& sdp, const std::vector<protocol::
 // ice-ufrag/ice-pwd), which we do not support.
 Expected<std::vector<protocol::Ice>> read_sdpfrag(const std::string& fragment, const std::string& offer);
 
-} // namespace signalbin::server::whep
+} // namespace signalbin::server::trickle

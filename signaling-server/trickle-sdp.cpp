@@ -1,8 +1,8 @@
-#include "whep-sdp.h"
+#include "trickle-sdp.h"
 
 #include <sstream>
 
-namespace signalbin::server::whep {
+namespace signalbin::server::trickle {
 
 namespace {
 
@@ -133,4 +133,4 @@ Expected<std::vector<protocol::Ice>> read_sdpfrag(const std::string& fragment, c
     return out;
 }
 
-} // namespace signalbin::server::whep
+} // namespace signalbin::server::trickle

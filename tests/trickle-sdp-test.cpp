@@ -1,12 +1,12 @@
-// Unit tests of the WHEP endpoint's SDP work (whep-sdp.h): candidates put
-// into an answer, a player's trickle-ice-sdpfrag (RFC 8840) read back.
-#include "whep-sdp.h"
+// Unit tests of the WHIP/WHEP endpoints' SDP work (trickle-sdp.h): candidates
+// put into an answer, a client's trickle-ice-sdpfrag (RFC 8840) read back.
+#include "trickle-sdp.h"
 
 #include <gst/check/gstcheck.h>
 
 #include <string>
 
-using namespace signalbin::server::whep;
+using namespace signalbin::server::trickle;
 using signalbin::protocol::Ice;
 
 namespace {
@@ -124,9 +124,9 @@ GST_START_TEST(test_read_sdpfrag_refusals)
 }
 GST_END_TEST;
 
-static Suite* whep_sdp_suite()
+static Suite* trickle_sdp_suite()
 {
-    Suite* s = suite_create("whep-sdp");
+    Suite* s = suite_create("trickle-sdp");
     TCase* tc = tcase_create("general");
     suite_add_tcase(s, tc);
     tcase_add_test(tc, test_looks_like_sdp);
@@ -137,4 +137,4 @@ static Suite* whep_sdp_suite()
     return s;
 }
 
-GST_CHECK_MAIN(whep_sdp);
+GST_CHECK_MAIN(trickle_sdp);
