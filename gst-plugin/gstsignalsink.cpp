@@ -52,6 +52,7 @@ enum {
     PROP_CONGESTION_CONTROL,
     PROP_ENABLE_CONTROL_DATA_CHANNEL,
     PROP_APP_DATA_CHANNEL,
+    PROP_WHIP_ENDPOINT,
     PROP_MIN_BITRATE,
     PROP_START_BITRATE,
     PROP_MAX_BITRATE,
@@ -78,6 +79,7 @@ struct Settings {
     bool congestion_control = true;
     bool control_channel = false;
     std::string app_channel; // "": none
+    std::string whip_endpoint; // "": signal with server-url
     unsigned min_bitrate = kDefaultMinBitrate;
     unsigned start_bitrate = 0; // 0: the top rung, with headroom
     unsigned max_bitrate = 0;   // 0: the top rung
@@ -255,6 +257,7 @@ std::shared_ptr<Producer> make_producer(GstSignalSink* self)
     settings.control_channel = priv->settings.control_channel;
     settings.app_channel = priv->settings.app_channel;
     settings.apps = priv->apps;
+    settings.signalling.whip_endpoint = priv->settings.whip_endpoint;
     unsigned top = priv->settings.video_bitrate;
     settings.congestion.min_bps = priv->settings.min_bitrate * 1000ull;
     // Start a little above the top rung, so the first consumer starts on it.
@@ -380,6 +383,9 @@ void set_property(GObject* object, guint id, const GValue* value, GParamSpec* ps
         case PROP_APP_DATA_CHANNEL:
             s.app_channel = g_value_get_string(value) ? g_value_get_string(value) : "";
             break;
+        case PROP_WHIP_ENDPOINT:
+            s.whip_endpoint = g_value_get_string(value) ? g_value_get_string(value) : "";
+            break;
         case PROP_MIN_BITRATE:
             s.min_bitrate = g_value_get_uint(value);
             break;
@@ -442,6 +448,9 @@ void get_property(GObject* object, guint id, GValue* value, GParamSpec* pspec)
             break;
         case PROP_APP_DATA_CHANNEL:
             g_value_set_string(value, s.app_channel.empty() ? nullptr : s.app_channel.c_str());
+            break;
+        case PROP_WHIP_ENDPOINT:
+            g_value_set_string(value, s.whip_endpoint.empty() ? nullptr : s.whip_endpoint.c_str());
             break;
         case PROP_MIN_BITRATE:
             g_value_set_uint(value, s.min_bitrate);
@@ -565,6 +574,17 @@ static void gst_signal_sink_class_init(GstSignalSinkClass* klass)
             "answer when the consumer's offer has a data channel); one the consumer opens with this label is "
             "taken too. What arrives on it is emitted as app-message (text) and app-data (binary); "
             "send-app-message and send-app-data send on it. NULL: none",
+            nullptr, rw));
+    g_object_class_install_property(
+        object_class, PROP_WHIP_ENDPOINT,
+        g_param_spec_string(
+            "whip-endpoint", "WHIP endpoint",
+            "Publish to this WHIP endpoint (RFC 9725, an http:// or https:// URL: an SFU, a CDN, "
+            "signalbin-server's /whip/<name>) instead of signalling with server-url: the endpoint is the one "
+            "consumer. The offer is POSTed once ICE gathering is complete (2 s at most), with token as its "
+            "bearer token; later candidates are PATCHed; stopping DELETEs the session. A refusal, an "
+            "unreachable endpoint or no answer within 15 s is an element error naming the URL and the status. "
+            "NULL: use server-url",
             nullptr, rw));
     g_object_class_install_property(
         object_class, PROP_MIN_BITRATE,

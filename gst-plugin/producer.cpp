@@ -61,7 +61,7 @@ Producer::Producer(GstElement* element, Settings settings, std::vector<std::shar
     callbacks.on_send_failed = [this](const std::string& session, const std::string& why) {
         remove_consumer(session, false, why, true);
     };
-    signaller_ = std::make_shared<Signaller>(settings_.signalling, std::move(callbacks));
+    signaller_ = Signaller::create(settings_.signalling, std::move(callbacks));
 }
 
 Producer::~Producer()

@@ -105,7 +105,7 @@ Receiver::Receiver(GstElement* element, Settings settings, Pads pads)
         if (session == session_id_)
             session_lost(why, false);
     };
-    signaller_ = std::make_shared<Signaller>(settings_.signalling, std::move(callbacks));
+    signaller_ = Signaller::create(settings_.signalling, std::move(callbacks));
 }
 
 Receiver::~Receiver()

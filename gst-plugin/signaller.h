@@ -1,8 +1,8 @@
-// The elements' side of signalling: one object per element that connects to
-// the signalling server on its own thread, registers in a role, and turns
-// protocol messages into calls the element understands (a session requested,
-// an SDP or ICE candidate arrived, a session ended). Elements never see
-// protocol messages or sockets.
+// The elements' side of signalling, as an interface: one object per element,
+// with a thread of its own, that turns whatever the signalling is (our
+// WebSocket protocol: ws-signaller.h; WHIP: whip-signaller.h) into calls the
+// element understands (a session requested, an SDP or ICE candidate arrived,
+// a session ended). Elements never see protocol messages, HTTP or sockets.
 //
 // Every callback runs on the signaller's thread. Methods may be called from
 // any thread. Owned by shared_ptr (work it queues holds a weak reference);
@@ -12,7 +12,6 @@
 #include "client.h"
 #include "context-thread.h"
 #include "protocol.h"
-#include "server.h"
 
 #include <atomic>
 #include <functional>
@@ -21,8 +20,6 @@
 #include <string>
 
 namespace signalbin {
-
-class EmbeddedServer;
 
 class Signaller : public std::enable_shared_from_this<Signaller> {
 public:
@@ -37,6 +34,9 @@ public:
         protocol::Json meta;               // the producer's meta
         unsigned connect_timeout_ms = 10000; // no connection by then: on_fatal
         bool run_server = false;           // start an embedded server on the URL's port
+        // Producer: publish to this WHIP endpoint (RFC 9725) instead, with
+        // client.token as its bearer token (WhipSignaller).
+        std::string whip_endpoint;
     };
 
     struct Callbacks {
@@ -70,68 +70,41 @@ public:
         std::function<void(const std::string& session_id, const std::string& why)> on_send_failed;
     };
 
-    Signaller(Options options, Callbacks callbacks);
-    ~Signaller(); // stops and joins the thread; no callback runs after it
+    // The signaller the options ask for: WHIP when whip_endpoint is set,
+    // else our WebSocket protocol.
+    static std::shared_ptr<Signaller> create(Options options, Callbacks callbacks);
+    virtual ~Signaller(); // stops and joins the thread; no callback runs after it
+    Signaller(const Signaller&) = delete;
+    Signaller& operator=(const Signaller&) = delete;
 
-    // Starts the embedded server (run-server) at once, then connects.
-    void start();
+    // Starts (the embedded server at once, then connects).
+    virtual void start() = 0;
     // Disconnects; no callback runs after it returns.
-    void stop();
+    virtual void stop() = 0;
 
-    void send_sdp(const std::string& session_id, const protocol::Sdp& sdp);
-    void send_ice(const std::string& session_id, const protocol::Ice& ice);
-    // Ends a session; a non-empty `reason` reaches the peer when it speaks
-    // v1_1 (webrtcsink, webrtcsrc, our elements; not gstwebrtc-api).
-    void end_session(const std::string& session_id, const std::string& reason = {});
+    virtual void send_sdp(const std::string& session_id, const protocol::Sdp& sdp) = 0;
+    virtual void send_ice(const std::string& session_id, const protocol::Ice& ice) = 0;
+    // Ends a session; a non-empty `reason` reaches the peer where the
+    // protocol carries one (v1_1: webrtcsink, webrtcsrc, our elements).
+    virtual void end_session(const std::string& session_id, const std::string& reason = {}) = 0;
     // Consumer: ask a producer for a session (answer comes as on_session_started).
-    void start_session(const std::string& producer_id);
+    virtual void start_session(const std::string& producer_id) = 0;
     // Consumer: ask for the current producers (answers come as on_producer_added).
-    void list_producers();
+    virtual void list_producers() = 0;
 
     // The signaller's thread, for element work that must not run on a
     // streaming thread.
     ContextThread& thread() { return thread_; }
-    const std::string& url() const { return options_.client.url; }
+    // Where it signals, for messages.
+    virtual const std::string& url() const = 0;
     // The embedded server's port once start() has returned (0 otherwise).
-    unsigned server_port() const { return server_port_; }
+    virtual unsigned server_port() const { return 0; }
 
-private:
-    void on_state(client::State state, const std::string& detail);
-    void on_message(const protocol::ServerMessage& message);
-    void send(protocol::ClientMessage message);
-    void send_now(const protocol::ClientMessage& message);
-
+protected:
+    Signaller(Options options, Callbacks callbacks, const char* thread_name);
     Options options_;
     Callbacks callbacks_;
     ContextThread thread_;
-    // Owned by the thread: created, used and destroyed there.
-    std::unique_ptr<client::Client> client_;
-    std::shared_ptr<EmbeddedServer> server_; // set by start(), released on the thread
-    std::atomic<unsigned> server_port_ {0};
-    ScopedSource connect_timer_;
-    std::string peer_id_;
-    std::string last_detail_;
-    bool ever_connected_ = false;
-    bool failed_ = false;
-    bool stopped_ = false;
-};
-
-// An in-process signalling server shared by everything in the process that
-// asks for the same port; it stops when the last user lets go.
-class EmbeddedServer {
-public:
-    // Starts (or reuses) a server on options.host:options.port (port 0: a
-    // new server on a free port); nullptr and `error` on failure.
-    static std::shared_ptr<EmbeddedServer> acquire(const server::ServerOptions& options, std::string& error);
-    ~EmbeddedServer();
-    unsigned port() const { return port_; }
-
-    class Impl;
-
-private:
-    explicit EmbeddedServer(std::unique_ptr<Impl> impl, unsigned port);
-    std::unique_ptr<Impl> impl_;
-    unsigned port_;
 };
 
 } // namespace signalbin

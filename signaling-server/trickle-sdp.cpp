@@ -133,4 +133,34 @@ Expected<std::vector<protocol::Ice>> read_sdpfrag(const std::string& fragment, c
     return out;
 }
 
+std::string make_sdpfrag(const std::string& offer, const std::vector<protocol::Ice>& candidates)
+{
+    std::string head;
+    std::vector<std::string> m_lines;
+    std::vector<std::string> mids;
+    for (const std::string& line : lines_of(offer)) {
+        if ((starts_with(line, "a=ice-ufrag:") || starts_with(line, "a=ice-pwd:")) &&
+            head.find(line.substr(0, line.find(':'))) == std::string::npos)
+            head += line + "\r\n";
+        if (starts_with(line, "m=")) {
+            m_lines.push_back(line);
+            mids.emplace_back();
+        } else if (starts_with(line, "a=mid:") && !mids.empty() && mids.back().empty()) {
+            mids.back() = line.substr(6);
+        }
+    }
+    std::string out = head;
+    for (size_t i = 0; i < m_lines.size(); ++i) {
+        std::string section;
+        for (const protocol::Ice& ice : candidates)
+            if (ice.sdp_mline_index == i)
+                section += ice.candidate.empty() ? std::string("a=end-of-candidates\r\n")
+                                                 : (starts_with(ice.candidate, "a=") ? "" : "a=") + ice.candidate +
+                                                       "\r\n";
+        if (!section.empty())
+            out += m_lines[i] + "\r\na=mid:" + mids[i] + "\r\n" + section;
+    }
+    return out;
+}
+
 } // namespace signalbin::server::trickle

@@ -30,4 +30,9 @@ std::string with_candidates(const std::string& sdp, const std::vector<protocol::
 // ice-ufrag/ice-pwd), which we do not support.
 Expected<std::vector<protocol::Ice>> read_sdpfrag(const std::string& fragment, const std::string& offer);
 
+// The other way, for a client: an application/trickle-ice-sdpfrag body with
+// `candidates` (an empty one: a=end-of-candidates) in the m-sections of
+// `offer` their sdp_mline_index names, with its ice-ufrag and ice-pwd.
+std::string make_sdpfrag(const std::string& offer, const std::vector<protocol::Ice>& candidates);
+
 } // namespace signalbin::server::trickle

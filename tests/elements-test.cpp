@@ -904,6 +904,72 @@ GST_START_TEST(test_mid_in_every_packet)
 }
 GST_END_TEST;
 
+// signalsink publishing by WHIP (whip-endpoint) to signalbin-server's
+// /whip/<name>, and signalsrc watching it there: the same frames as over our
+// protocol; stopping signalsink DELETEs the session, so the producer goes.
+GST_START_TEST(test_whip_publish)
+{
+    TestServer server;
+    server.start();
+    std::string endpoint = "http://127.0.0.1:" + std::to_string(server.port()) + "/whip/cam";
+    Pipeline producer(std::string(kVideoSource) + " ! signalsink name=sink whip-endpoint=" + endpoint);
+    ConsumerEvents events(producer.element("sink").get());
+    producer.play();
+    Pipeline consumer(consumer_src(server.port(), "eos-on-leave=true") + " ! fakesink name=out sync=false");
+    BufferCounter frames;
+    frames.attach(consumer.element("out").get());
+    consumer.play();
+    expect_buffers(frames, kFrames, "decoded video published by WHIP", {&producer, &consumer});
+    expect_media(frames, "video/x-raw");
+    fail_unless(events.wait_added(1, kTimeout, {&producer, &consumer}), "consumer-added never fired");
+    fail_unless(events.added()[0].peer_id == "whip", "the WHIP consumer's peer id is %s",
+                events.added()[0].peer_id.c_str());
+    producer.stop();
+    // DELETE ended the session: signalsrc hears the producer leave (EOS).
+    GRef<GstMessage> eos = consumer.wait_message(GST_MESSAGE_EOS, kTimeout);
+    fail_unless(eos != nullptr, "signalsrc did not see the WHIP producer go");
+    eos.reset(); // it holds the pipeline
+    consumer.stop();
+}
+GST_END_TEST;
+
+// What goes wrong with a WHIP endpoint is an element error naming it.
+GST_START_TEST(test_whip_errors)
+{
+    TestServer server;
+    server.start();
+    std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+    struct Case {
+        std::string endpoint;
+        const char* says;
+    };
+    // A name a connected producer has: 409.
+    Pipeline taken(std::string(kVideoSource) + " ! signalsink name=sink server-url=" + server.url() +
+                   " meta=\"meta,name=cam\"");
+    taken.play();
+    const Case cases[] = {
+        {base + "/whip/cam", "HTTP 409"},
+        {base + "/whip/", "HTTP 404"},
+        {"http://127.0.0.1:1/whip/cam", "Could not publish to the WHIP endpoint http://127.0.0.1:1/whip/cam"},
+        {"ftp://127.0.0.1/whip", "must be an http:// or https:// URL"},
+    };
+    for (const Case& c : cases) {
+        Pipeline pipeline(std::string(kVideoSource) + " ! signalsink name=el whip-endpoint=" + c.endpoint);
+        GRef<GstElement> element = pipeline.element("el");
+        gst_element_set_state(pipeline.get(), GST_STATE_PLAYING);
+        GRef<GstMessage> error = pipeline.wait_message(GST_MESSAGE_ERROR, kTimeout);
+        fail_unless(error != nullptr, "%s: no error", c.endpoint.c_str());
+        std::string text = message_text(error.get());
+        fail_unless(GST_MESSAGE_SRC(error.get()) == GST_OBJECT(element.get()), "the error came from %s",
+                    GST_MESSAGE_SRC_NAME(error.get()));
+        fail_unless(text.find(c.says) != std::string::npos, "%s: the error says %s", c.endpoint.c_str(),
+                    text.c_str());
+        pipeline.stop();
+    }
+    taken.stop();
+}
+GST_END_TEST;
+
 static Suite* elements_suite()
 {
     Suite* s = suite_create("elements");
@@ -934,6 +1000,10 @@ static Suite* elements_suite()
     tcase_add_test(tc, test_no_control_channel_by_default);
     tcase_add_test(tc, test_app_messages_both_ways);
     tcase_add_test(tc, test_consumer_added_before_negotiation);
+
+    tc = add("whip");
+    tcase_add_test(tc, test_whip_publish);
+    tcase_add_test(tc, test_whip_errors);
     return s;
 }
 

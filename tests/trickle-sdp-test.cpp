@@ -124,6 +124,25 @@ GST_START_TEST(test_read_sdpfrag_refusals)
 }
 GST_END_TEST;
 
+GST_START_TEST(test_make_sdpfrag)
+{
+    std::vector<Ice> candidates = {
+        {"candidate:1 1 UDP 2015363327 10.0.0.1 40000 typ host", 1, std::nullopt},
+        {"", 1, std::nullopt},
+    };
+    std::string fragment = make_sdpfrag(kOffer, candidates);
+    fail_unless(fragment.find("a=ice-ufrag:abcd\r\n") == 0, "ufrag first:\n%s", fragment.c_str());
+    fail_unless(fragment.find("m=video") == std::string::npos, "a section with no candidate:\n%s", fragment.c_str());
+    fail_unless(fragment.find("m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:1\r\na=candidate:1 ") != std::string::npos,
+                "the audio section:\n%s", fragment.c_str());
+    // What a server reads back is what was sent.
+    auto read = read_sdpfrag(fragment, kOffer);
+    fail_unless(read.ok() && read.value().size() == 2 && read.value()[0].candidate == candidates[0].candidate &&
+                    read.value()[0].sdp_mline_index == 1 && read.value()[1].candidate.empty(),
+                "round trip");
+}
+GST_END_TEST;
+
 static Suite* trickle_sdp_suite()
 {
     Suite* s = suite_create("trickle-sdp");
@@ -134,6 +153,7 @@ static Suite* trickle_sdp_suite()
     tcase_add_test(tc, test_with_candidates);
     tcase_add_test(tc, test_read_sdpfrag);
     tcase_add_test(tc, test_read_sdpfrag_refusals);
+    tcase_add_test(tc, test_make_sdpfrag);
     return s;
 }
 

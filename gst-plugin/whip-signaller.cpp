@@ -1,0 +1,283 @@
+#include "whip-signaller.h"
+
+#include "trickle-sdp.h"
+
+#include <gst/gst.h>
+
+#include <chrono>
+#include <future>
+#include <mutex>
+
+GST_DEBUG_CATEGORY_STATIC(whip_debug);
+#define GST_CAT_DEFAULT whip_debug
+
+namespace signalbin {
+
+namespace {
+
+constexpr unsigned kGatherWaitMs = 2000;
+constexpr unsigned kHttpTimeoutS = 15;
+constexpr auto kDeleteWait = std::chrono::seconds(2);
+
+void init_debug()
+{
+    static std::once_flag once;
+    std::call_once(once, [] { GST_DEBUG_CATEGORY_INIT(whip_debug, "signalbin-whip", 0, "signalbin WHIP client"); });
+}
+
+std::string first_line(const std::string& text)
+{
+    std::string line = text.substr(0, text.find('\n'));
+    if (!line.empty() && line.back() == '\r')
+        line.pop_back();
+    return line.size() > 200 ? line.substr(0, 200) + "..." : line;
+}
+
+// Sends `message` and calls `done(message, body or nullptr, error)` on the thread.
+void send(SoupSession* session, SoupMessage* message, GCancellable* cancel,
+          std::function<void(SoupMessage*, GBytes*, const GError*)> done)
+{
+    struct Call {
+        GRef<SoupMessage> message;
+        std::function<void(SoupMessage*, GBytes*, const GError*)> done;
+    };
+    soup_session_send_and_read_async(
+        session, message, G_PRIORITY_DEFAULT, cancel,
+        [](GObject* source, GAsyncResult* result, gpointer data) {
+            std::unique_ptr<Call> call(static_cast<Call*>(data));
+            GErrorPtr error;
+            GRef<GBytes> body =
+                adopt_ref(soup_session_send_and_read_finish(SOUP_SESSION(source), result, GErrorOut(error)));
+            if (call->done)
+                call->done(call->message.get(), body.get(), error.get());
+        },
+        new Call {take_ref(message), std::move(done)});
+}
+
+} // namespace
+
+WhipSignaller::WhipSignaller(Options options, Callbacks callbacks)
+    : Signaller(std::move(options), std::move(callbacks), "signalbin-whip")
+{
+    init_debug();
+}
+
+WhipSignaller::~WhipSignaller()
+{
+    thread_.invoke_sync([this] {
+        stopped_ = true;
+        g_cancellable_cancel(cancel_.get());
+        gather_timer_.cancel();
+        session_.reset();
+    });
+}
+
+GRef<SoupMessage> WhipSignaller::request(const char* method, const std::string& url)
+{
+    GRef<SoupMessage> message = adopt_ref(soup_message_new(method, url.c_str()));
+    if (message && !options_.client.token.empty())
+        soup_message_headers_replace(soup_message_get_request_headers(message.get()), "Authorization",
+                                     ("Bearer " + options_.client.token).c_str());
+    return message;
+}
+
+void WhipSignaller::fail(const std::string& message, const std::string& debug)
+{
+    if (failed_ || stopped_)
+        return;
+    failed_ = true;
+    GST_WARNING("%s (%s)", message.c_str(), debug.c_str());
+    if (callbacks_.on_fatal)
+        callbacks_.on_fatal(message, debug);
+}
+
+void WhipSignaller::start()
+{
+    thread_.invoke([this] {
+        if (stopped_ || session_)
+            return;
+        GRef<GUri> uri = adopt_ref(g_uri_parse(options_.whip_endpoint.c_str(), G_URI_FLAGS_NONE, nullptr));
+        const char* scheme = uri ? g_uri_get_scheme(uri.get()) : nullptr;
+        if (!scheme || (g_ascii_strcasecmp(scheme, "http") != 0 && g_ascii_strcasecmp(scheme, "https") != 0)) {
+            fail("Invalid WHIP endpoint \"" + options_.whip_endpoint + "\": it must be an http:// or https:// URL",
+                 "whip-endpoint");
+            return;
+        }
+        session_ = adopt_ref(soup_session_new_with_options("timeout", kHttpTimeoutS, "user-agent", "signalbin ",
+                                                           nullptr));
+        if (callbacks_.on_ready)
+            callbacks_.on_ready(kSessionId, false);
+        // The endpoint is the one consumer: ask for its session now.
+        if (callbacks_.on_session_requested)
+            callbacks_.on_session_requested(kSessionId, kSessionId, std::nullopt);
+    });
+}
+
+void WhipSignaller::stop()
+{
+    if (thread_.is_current()) {
+        delete_resource();
+        stopped_ = true;
+        return;
+    }
+    std::shared_future<void> deleted;
+    thread_.invoke_sync([this, &deleted] {
+        gather_timer_.cancel();
+        delete_resource();
+        stopped_ = true;
+        deleted = deleted_;
+    });
+    // The DELETE (this one, or end_session's) gets a moment to reach the
+    // endpoint, not more.
+    if (deleted.valid())
+        deleted.wait_for(kDeleteWait);
+    thread_.invoke_sync([this] { g_cancellable_cancel(cancel_.get()); });
+}
+
+void WhipSignaller::send_sdp(const std::string&, const protocol::Sdp& sdp)
+{
+    thread_.invoke([this, sdp] {
+        if (stopped_ || sdp.type != protocol::Sdp::Type::Offer || !offer_.empty())
+            return;
+        offer_ = sdp.sdp;
+        if (gathered_) {
+            post();
+            return;
+        }
+        // A WHIP endpoint may not take trickle: wait for the candidates, a little.
+        gather_timer_ = ScopedSource::timeout(thread_.context(), kGatherWaitMs, [this] {
+            post();
+            return false;
+        });
+    });
+}
+
+void WhipSignaller::send_ice(const std::string&, const protocol::Ice& ice)
+{
+    thread_.invoke([this, ice] {
+        if (stopped_)
+            return;
+        if (posted_) {
+            if (!resource_.empty())
+                patch({ice});
+            return;
+        }
+        if (ice.candidate.empty()) {
+            gathered_ = true;
+            if (!offer_.empty())
+                post();
+            return;
+        }
+        candidates_.push_back(ice);
+    });
+}
+
+void WhipSignaller::post()
+{
+    if (posted_ || stopped_ || offer_.empty())
+        return;
+    posted_ = true;
+    gather_timer_.cancel();
+    std::string body = server::trickle::with_candidates(offer_, candidates_, gathered_);
+    GRef<SoupMessage> message = request(SOUP_METHOD_POST, options_.whip_endpoint);
+    if (!message) {
+        fail("Invalid WHIP endpoint \"" + options_.whip_endpoint + "\"", "not a URL libsoup can use");
+        return;
+    }
+    GRef<GBytes> bytes = adopt_ref(g_bytes_new(body.data(), body.size()));
+    soup_message_set_request_body_from_bytes(message.get(), "application/sdp", bytes.get());
+    // 307/308 keep the method and body; the token goes again (libsoup keeps
+    // request headers across redirects).
+    GST_INFO("POST %s: offer with %zu candidates%s", options_.whip_endpoint.c_str(), candidates_.size(),
+             gathered_ ? "" : " (gathering not complete)");
+    std::weak_ptr<Signaller> weak = weak_from_this();
+    send(session_.get(), message.get(), cancel_.get(), [this, weak](SoupMessage* m, GBytes* b, const GError* e) {
+        if (weak.lock())
+            on_posted(m, b, e);
+    });
+}
+
+void WhipSignaller::on_posted(SoupMessage* message, GBytes* body, const GError* error)
+{
+    if (stopped_)
+        return;
+    if (error) {
+        fail("Could not publish to the WHIP endpoint " + options_.whip_endpoint + ": " + error->message,
+             "POST of the offer");
+        return;
+    }
+    gsize size = 0;
+    const char* data = body ? static_cast<const char*>(g_bytes_get_data(body, &size)) : nullptr;
+    std::string text(data ? data : "", size);
+    guint status = soup_message_get_status(message);
+    if (status != SOUP_STATUS_CREATED) {
+        std::string hint = status == SOUP_STATUS_UNAUTHORIZED || status == SOUP_STATUS_FORBIDDEN
+                               ? " (set token= to the endpoint's bearer token)"
+                               : "";
+        fail("The WHIP endpoint " + options_.whip_endpoint + " refused the offer: HTTP " + std::to_string(status) +
+                 " " + (soup_message_get_reason_phrase(message) ? soup_message_get_reason_phrase(message) : "") + hint,
+             first_line(text));
+        return;
+    }
+    const char* location = soup_message_headers_get_one(soup_message_get_response_headers(message), "Location");
+    if (location) {
+        GRef<GUri> base = take_ref(soup_message_get_uri(message));
+        GRef<GUri> resolved = adopt_ref(g_uri_parse_relative(base.get(), location, G_URI_FLAGS_NONE, nullptr));
+        if (resolved) {
+            GCharPtr absolute(g_uri_to_string(resolved.get()));
+            resource_ = absolute.get();
+        }
+    }
+    if (resource_.empty())
+        GST_WARNING("the WHIP endpoint gave no Location: no trickle, and the session cannot be DELETEd");
+    // ICE servers it offers (Link rel="ice-server") are logged, not applied:
+    // gathering is over by now.
+    if (const char* links = soup_message_headers_get_list(soup_message_get_response_headers(message), "Link"))
+        if (std::string(links).find("ice-server") != std::string::npos)
+            GST_INFO("the WHIP endpoint offers ICE servers (%s); set stun-server/turn-servers to use them", links);
+    GST_INFO("published to %s, resource %s", options_.whip_endpoint.c_str(), resource_.c_str());
+    if (callbacks_.on_sdp)
+        callbacks_.on_sdp(kSessionId, protocol::Sdp {protocol::Sdp::Type::Answer, text});
+}
+
+void WhipSignaller::patch(const std::vector<protocol::Ice>& candidates)
+{
+    std::string body = server::trickle::make_sdpfrag(offer_, candidates);
+    GRef<SoupMessage> message = request("PATCH", resource_);
+    if (!message)
+        return;
+    GRef<GBytes> bytes = adopt_ref(g_bytes_new(body.data(), body.size()));
+    soup_message_set_request_body_from_bytes(message.get(), "application/trickle-ice-sdpfrag", bytes.get());
+    send(session_.get(), message.get(), cancel_.get(), [](SoupMessage* m, GBytes*, const GError* e) {
+        guint status = e ? 0 : soup_message_get_status(m);
+        if (status != SOUP_STATUS_NO_CONTENT && status != SOUP_STATUS_OK)
+            GST_INFO("PATCH of a late candidate: %s (the endpoint may not take trickle)",
+                     e ? e->message : std::to_string(status).c_str());
+    });
+}
+
+void WhipSignaller::delete_resource()
+{
+    if (resource_.empty() || !session_)
+        return;
+    GRef<SoupMessage> message = request(SOUP_METHOD_DELETE, resource_);
+    resource_.clear();
+    if (!message)
+        return;
+    auto done = std::make_shared<std::promise<void>>();
+    deleted_ = done->get_future().share();
+    send(session_.get(), message.get(), nullptr, [done](SoupMessage* m, GBytes*, const GError* e) {
+        GST_INFO("DELETE: %s", e ? e->message : std::to_string(soup_message_get_status(m)).c_str());
+        done->set_value();
+    });
+}
+
+void WhipSignaller::end_session(const std::string&, const std::string& reason)
+{
+    thread_.invoke([this, reason] {
+        GST_INFO("ending the WHIP session%s", reason.empty() ? "" : (": " + reason).c_str());
+        delete_resource();
+    });
+}
+
+} // namespace signalbin
