@@ -891,6 +891,9 @@ GST_START_TEST(test_mid_in_every_packet)
     frames.attach(consumer.element("out").get());
     consumer.play();
     expect_buffers(frames, kFrames, "decoded stream", {&producer, &consumer});
+    // Stopped first: with the lock held, a probe waiting for it would keep
+    // its streaming thread, and so stop(), waiting for ever.
+    consumer.stop();
     std::lock_guard<std::mutex> guard(seen.lock);
     fail_unless_equals_int(seen.mids.size(), 2);
     for (const auto& [depay, mids] : seen.mids) {
@@ -899,7 +902,6 @@ GST_START_TEST(test_mid_in_every_packet)
         fail_unless(mid == (depay == "rtpopusdepay" ? "audio1" : "video0"), "%s packets carry mid \"%s\"",
                     depay.c_str(), mid.c_str());
     }
-    consumer.stop();
     producer.stop();
 }
 GST_END_TEST;
