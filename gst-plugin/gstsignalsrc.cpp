@@ -51,6 +51,7 @@ enum {
     PROP_LATENCY,
     PROP_EOS_ON_LEAVE,
     PROP_APP_DATA_CHANNEL,
+    PROP_WHEP_ENDPOINT,
 };
 
 enum { SIGNAL_APP_MESSAGE, SIGNAL_APP_DATA, N_SIGNALS };
@@ -68,6 +69,7 @@ struct Settings {
     unsigned latency_ms = kDefaultLatencyMs;
     bool eos_on_leave = false;
     std::string app_channel; // "": none
+    std::string whep_endpoint; // "": signal with server-url
 };
 
 struct Private {
@@ -175,6 +177,7 @@ std::shared_ptr<Receiver> make_receiver(GstSignalSrc* self)
     settings.eos_on_leave = s.eos_on_leave;
     settings.session_timeout_ms = s.common.session_timeout_ms;
     settings.app_channel = s.app_channel;
+    settings.signalling.whep_endpoint = s.whep_endpoint;
     GST_OBJECT_UNLOCK(self);
     Receiver::Pads pads;
     pads.app_text = [self](const std::string& text) {
@@ -252,6 +255,9 @@ void set_property(GObject* object, guint id, const GValue* value, GParamSpec* ps
         case PROP_EOS_ON_LEAVE:
             s.eos_on_leave = g_value_get_boolean(value);
             break;
+        case PROP_WHEP_ENDPOINT:
+            s.whep_endpoint = string_value(value);
+            break;
         case PROP_APP_DATA_CHANNEL:
             s.app_channel = string_value(value);
             break;
@@ -280,6 +286,9 @@ void get_property(GObject* object, guint id, GValue* value, GParamSpec* pspec)
             break;
         case PROP_EOS_ON_LEAVE:
             g_value_set_boolean(value, s.eos_on_leave);
+            break;
+        case PROP_WHEP_ENDPOINT:
+            set_string_value(value, s.whep_endpoint);
             break;
         case PROP_APP_DATA_CHANNEL:
             set_string_value(value, s.app_channel);
@@ -438,6 +447,16 @@ static void gst_signal_src_class_init(GstSignalSrcClass* klass)
                             "Label of the producer's data channel for the application (signalsink's "
                             "app-data-channel): what arrives on it is emitted as app-message (text) and app-data "
                             "(binary); send-app-message and send-app-data send on it. NULL: none",
+                            nullptr, rw));
+    g_object_class_install_property(
+        object_class, PROP_WHEP_ENDPOINT,
+        g_param_spec_string("whep-endpoint", "WHEP endpoint",
+                            "Play from this WHEP endpoint (draft-ietf-wish-whep, an http:// or https:// URL: an SFU, a "
+                            "CDN, signalbin-server's /whep/<producer>) instead of signalling with server-url: "
+                            "signalsrc offers to receive H.264, VP8 and Opus, POSTs the offer once ICE gathering is "
+                            "complete (2 s at most) with token as its bearer token, and plays the answer; stopping "
+                            "DELETEs the session. A refusal, an unreachable endpoint or no answer within 15 s is an "
+                            "element error naming the URL and the status. NULL: use server-url",
                             nullptr, rw));
 
     /**

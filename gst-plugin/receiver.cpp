@@ -141,6 +141,8 @@ void Receiver::start()
 
 bool Receiver::matches(const std::string& id, const protocol::Json& meta) const
 {
+    if (signaller_->single_producer())
+        return true; // WHEP: the endpoint is the producer
     if (!settings_.producer_id.empty())
         return id == settings_.producer_id;
     if (!settings_.producer_name.empty())
@@ -209,6 +211,7 @@ void Receiver::session_started(const std::string& session_id, const std::string&
     request_timer_.cancel();
     session_id_ = session_id;
     remote_set_ = false;
+    offered_ = false;
     connected_ = false;
     ice_state_ = "new";
     pending_ice_.clear();
@@ -260,6 +263,92 @@ void Receiver::session_started(const std::string& session_id, const std::string&
         tune_latency();
         return true;
     });
+    if (signaller_->consumer_offers())
+        make_offer();
+}
+
+// WHEP: we offer to receive what we can decode, video and audio, as a
+// browser's WHEP player would; the endpoint answers.
+void Receiver::make_offer()
+{
+    offered_ = true;
+    for (bool video : {true, false}) {
+        GRef<GstCaps> caps = adopt_ref(gst_caps_new_empty());
+        for (Codec c : video ? std::vector<Codec> {Codec::H264, Codec::VP8} : std::vector<Codec> {Codec::Opus})
+            if (missing_elements(c, false, true).empty())
+                gst_caps_append(caps.get(), gst_caps_copy(rtp_caps(c, codec_info(c).default_payload).get()));
+        if (gst_caps_is_empty(caps.get()))
+            continue;
+        if (video)
+            offer_twcc(caps.get());
+        announce_extension(caps.get(), kMidExtensionId, kMidUri);
+        GstWebRTCRTPTransceiver* raw = nullptr;
+        g_signal_emit_by_name(webrtc_, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, caps.get(),
+                              &raw);
+        GRef<GstWebRTCRTPTransceiver> transceiver = adopt_ref(raw);
+        if (transceiver)
+            enable_loss_recovery(transceiver.get(), video);
+    }
+    GstElement* webrtc = webrtc_;
+    GstPromise* promise = promises_.keep(promise_then([weak = weak_from_this(), webrtc](const PromiseResult& result) {
+        auto offer = std::make_shared<SessionDescription>(reply_description(result.reply, "offer"));
+        std::string error = result.ok() && !*offer ? "no offer in its reply" : result.error;
+        auto self = weak.lock();
+        if (!self)
+            return;
+        self->for_session(webrtc, [weak, webrtc, offer, error](Receiver& r) {
+            if (!error.empty()) {
+                r.session_lost("webrtcbin could not make an offer: " + error, true);
+                return;
+            }
+            GstPromise* set = r.promises_.keep(promise_then([weak, webrtc, offer](const PromiseResult& result) {
+                auto self = weak.lock();
+                if (!self)
+                    return;
+                self->for_session(webrtc, [offer, error = result.error](Receiver& r) {
+                    if (!error.empty()) {
+                        r.session_lost("webrtcbin did not take its own offer: " + error, true);
+                        return;
+                    }
+                    std::string text = description_text(offer->get());
+                    GST_DEBUG_OBJECT(r.element_, "our offer:\n%s", text.c_str());
+                    r.signaller_->send_sdp(r.session_id_, protocol::Sdp {protocol::Sdp::Type::Offer, std::move(text)});
+                });
+            }));
+            g_signal_emit_by_name(r.webrtc_, "set-local-description", offer->get(), set);
+            gst_promise_unref(set);
+        });
+    }));
+    g_signal_emit_by_name(webrtc_, "create-offer", nullptr, promise);
+    gst_promise_unref(promise);
+}
+
+// WHEP: the endpoint's answer to our offer.
+void Receiver::remote_answer(const std::string& sdp)
+{
+    SessionDescription answer = parse_description(GST_WEBRTC_SDP_TYPE_ANSWER, sdp);
+    if (!answer) {
+        session_lost("the endpoint's answer is not valid SDP", true);
+        return;
+    }
+    GST_DEBUG_OBJECT(element_, "the endpoint's answer:\n%s", sdp.c_str());
+    GstElement* webrtc = webrtc_;
+    GstPromise* promise = promises_.keep(promise_then([weak = weak_from_this(), webrtc](const PromiseResult& result) {
+        auto self = weak.lock();
+        if (!self)
+            return;
+        self->for_session(webrtc, [error = result.error](Receiver& r) {
+            if (!error.empty()) {
+                r.session_lost("webrtcbin rejected the endpoint's answer: " + error, true);
+                return;
+            }
+            r.remote_set_ = true;
+            add_ice_candidates(r.webrtc_, r.pending_ice_);
+            r.pending_ice_.clear();
+        });
+    }));
+    g_signal_emit_by_name(webrtc_, "set-remote-description", answer.get(), promise);
+    gst_promise_unref(promise);
 }
 
 void Receiver::remote_sdp(const std::string& session_id, const protocol::Sdp& sdp)
@@ -267,7 +356,14 @@ void Receiver::remote_sdp(const std::string& session_id, const protocol::Sdp& sd
     if (session_id != session_id_ || !webrtc_)
         return;
     if (sdp.type != protocol::Sdp::Type::Offer) {
-        GST_WARNING_OBJECT(element_, "producer sent an answer; we never offer");
+        if (offered_ && !remote_set_)
+            remote_answer(sdp.sdp);
+        else
+            GST_WARNING_OBJECT(element_, "producer sent an answer to no offer of ours");
+        return;
+    }
+    if (offered_) {
+        GST_WARNING_OBJECT(element_, "the producer sent an offer where we offered; ignored");
         return;
     }
     if (remote_set_) {

@@ -74,6 +74,9 @@ private:
     void producer_removed(const std::string& id);
     void session_started(const std::string& session_id, const std::string& producer_id);
     void remote_sdp(const std::string& session_id, const protocol::Sdp& sdp);
+    // WHEP (Signaller::consumer_offers): we offer, the endpoint answers.
+    void make_offer();
+    void remote_answer(const std::string& sdp);
     void remote_ice(const std::string& session_id, const protocol::Ice& ice);
     // The producer left, the session ended or the connection failed.
     void session_lost(const std::string& why, bool tell_server);
@@ -114,6 +117,7 @@ private:
     bool ended_ = false;       // EOS sent or shut down; nothing more to do
     std::vector<protocol::Ice> pending_ice_;
     bool remote_set_ = false;
+    bool offered_ = false; // this session's offer is ours (WHEP)
     bool connected_ = false; // this session's ICE connected
     std::string ice_state_ = "new";
     ScopedSource session_timer_;

@@ -1,6 +1,6 @@
 #include "signaller.h"
 
-#include "whip-signaller.h"
+#include "http-signaller.h"
 #include "ws-signaller.h"
 
 namespace signalbin {
@@ -18,7 +18,9 @@ Signaller::~Signaller()
 std::shared_ptr<Signaller> Signaller::create(Options options, Callbacks callbacks)
 {
     if (!options.whip_endpoint.empty())
-        return std::make_shared<WhipSignaller>(std::move(options), std::move(callbacks));
+        return std::make_shared<HttpSignaller>(HttpSignaller::Mode::Whip, std::move(options), std::move(callbacks));
+    if (!options.whep_endpoint.empty())
+        return std::make_shared<HttpSignaller>(HttpSignaller::Mode::Whep, std::move(options), std::move(callbacks));
     return std::make_shared<WsSignaller>(std::move(options), std::move(callbacks));
 }
 

@@ -1,6 +1,6 @@
 // The elements' side of signalling, as an interface: one object per element,
 // with a thread of its own, that turns whatever the signalling is (our
-// WebSocket protocol: ws-signaller.h; WHIP: whip-signaller.h) into calls the
+// WebSocket protocol: ws-signaller.h; WHIP and WHEP: http-signaller.h) into calls the
 // element understands (a session requested, an SDP or ICE candidate arrived,
 // a session ended). Elements never see protocol messages, HTTP or sockets.
 //
@@ -34,9 +34,11 @@ public:
         protocol::Json meta;               // the producer's meta
         unsigned connect_timeout_ms = 10000; // no connection by then: on_fatal
         bool run_server = false;           // start an embedded server on the URL's port
-        // Producer: publish to this WHIP endpoint (RFC 9725) instead, with
-        // client.token as its bearer token (WhipSignaller).
+        // Producer: publish to this WHIP endpoint (RFC 9725) instead; consumer:
+        // play from this WHEP endpoint; with client.token as the bearer
+        // token (HttpSignaller).
         std::string whip_endpoint;
+        std::string whep_endpoint;
     };
 
     struct Callbacks {
@@ -99,6 +101,10 @@ public:
     virtual const std::string& url() const = 0;
     // The embedded server's port once start() has returned (0 otherwise).
     virtual unsigned server_port() const { return 0; }
+    // Consumer: we make the offer in our sessions (WHEP), not the producer.
+    virtual bool consumer_offers() const { return false; }
+    // Consumer: there is one producer, whatever producer-name says (WHEP).
+    virtual bool single_producer() const { return false; }
 
 protected:
     Signaller(Options options, Callbacks callbacks, const char* thread_name);

@@ -972,6 +972,63 @@ GST_START_TEST(test_whip_errors)
 }
 GST_END_TEST;
 
+// signalsrc playing by WHEP (whep-endpoint) from signalbin-server's
+// /whep/<producer>: it offers, signalsink answers as to any consumer; both
+// kinds of media decoded; stopping signalsrc DELETEs the session, so the
+// producer's consumer goes.
+GST_START_TEST(test_whep_play)
+{
+    TestServer server;
+    server.start();
+    Pipeline producer(std::string(kVideoSource) + " ! signalsink name=sink server-url=" + server.url() +
+                      " meta=\"meta,name=cam\" " + kAudioSource + " ! sink.");
+    ConsumerEvents events(producer.element("sink").get());
+    producer.play();
+    std::string endpoint = "http://127.0.0.1:" + std::to_string(server.port()) + "/whep/cam";
+    Pipeline consumer("signalsrc name=src whep-endpoint=" + endpoint +
+                      " src. ! video/x-raw ! fakesink name=video sync=false src. ! audio/x-raw ! fakesink name=audio "
+                      "sync=false");
+    BufferCounter frames, samples;
+    frames.attach(consumer.element("video").get());
+    samples.attach(consumer.element("audio").get());
+    consumer.play();
+    expect_buffers(frames, kFrames, "video played by WHEP", {&producer, &consumer});
+    expect_buffers(samples, 10, "audio played by WHEP", {&producer, &consumer});
+    fail_unless(events.wait_added(1, kTimeout, {&producer, &consumer}), "consumer-added never fired");
+    fail_unless(events.added()[0].peer_id.rfind("whep-", 0) == 0, "the WHEP player's peer id is %s",
+                events.added()[0].peer_id.c_str());
+    consumer.stop();
+    fail_unless(events.wait_removed(1, kTimeout, {&producer}), "the WHEP consumer did not go after DELETE");
+    producer.stop();
+}
+GST_END_TEST;
+
+// What goes wrong with a WHEP endpoint is an element error naming it.
+GST_START_TEST(test_whep_errors)
+{
+    TestServer server;
+    server.start();
+    std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+    const std::pair<std::string, const char*> cases[] = {
+        {base + "/whep/nobody", "HTTP 404"},
+        {"http://127.0.0.1:1/whep/cam", "Could not play from the WHEP endpoint http://127.0.0.1:1/whep/cam"},
+        {"ws://127.0.0.1/whep/cam", "must be an http:// or https:// URL"},
+    };
+    for (const auto& [endpoint, says] : cases) {
+        Pipeline pipeline("signalsrc name=el whep-endpoint=" + endpoint + " ! fakesink");
+        GRef<GstElement> element = pipeline.element("el");
+        gst_element_set_state(pipeline.get(), GST_STATE_PLAYING);
+        GRef<GstMessage> error = pipeline.wait_message(GST_MESSAGE_ERROR, kTimeout);
+        fail_unless(error != nullptr, "%s: no error", endpoint.c_str());
+        std::string text = message_text(error.get());
+        fail_unless(GST_MESSAGE_SRC(error.get()) == GST_OBJECT(element.get()), "the error came from %s",
+                    GST_MESSAGE_SRC_NAME(error.get()));
+        fail_unless(text.find(says) != std::string::npos, "%s: the error says %s", endpoint.c_str(), text.c_str());
+        pipeline.stop();
+    }
+}
+GST_END_TEST;
+
 static Suite* elements_suite()
 {
     Suite* s = suite_create("elements");
@@ -1006,6 +1063,8 @@ static Suite* elements_suite()
     tc = add("whip");
     tcase_add_test(tc, test_whip_publish);
     tcase_add_test(tc, test_whip_errors);
+    tcase_add_test(tc, test_whep_play);
+    tcase_add_test(tc, test_whep_errors);
     return s;
 }
 

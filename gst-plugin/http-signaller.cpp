@@ -1,4 +1,4 @@
-#include "whip-signaller.h"
+#include "http-signaller.h"
 
 #include "trickle-sdp.h"
 
@@ -22,7 +22,7 @@ constexpr auto kDeleteWait = std::chrono::seconds(2);
 void init_debug()
 {
     static std::once_flag once;
-    std::call_once(once, [] { GST_DEBUG_CATEGORY_INIT(whip_debug, "signalbin-whip", 0, "signalbin WHIP client"); });
+    std::call_once(once, [] { GST_DEBUG_CATEGORY_INIT(whip_debug, "signalbin-http", 0, "signalbin WHIP and WHEP client"); });
 }
 
 std::string first_line(const std::string& text)
@@ -56,13 +56,15 @@ void send(SoupSession* session, SoupMessage* message, GCancellable* cancel,
 
 } // namespace
 
-WhipSignaller::WhipSignaller(Options options, Callbacks callbacks)
-    : Signaller(std::move(options), std::move(callbacks), "signalbin-whip")
+HttpSignaller::HttpSignaller(Mode mode, Options options, Callbacks callbacks)
+    : Signaller(std::move(options), std::move(callbacks), mode == Mode::Whip ? "signalbin-whip" : "signalbin-whep"),
+      mode_(mode), endpoint_(mode == Mode::Whip ? options_.whip_endpoint : options_.whep_endpoint),
+      protocol_(mode == Mode::Whip ? "WHIP" : "WHEP")
 {
     init_debug();
 }
 
-WhipSignaller::~WhipSignaller()
+HttpSignaller::~HttpSignaller()
 {
     thread_.invoke_sync([this] {
         stopped_ = true;
@@ -72,7 +74,7 @@ WhipSignaller::~WhipSignaller()
     });
 }
 
-GRef<SoupMessage> WhipSignaller::request(const char* method, const std::string& url)
+GRef<SoupMessage> HttpSignaller::request(const char* method, const std::string& url)
 {
     GRef<SoupMessage> message = adopt_ref(soup_message_new(method, url.c_str()));
     if (message && !options_.client.token.empty())
@@ -81,7 +83,7 @@ GRef<SoupMessage> WhipSignaller::request(const char* method, const std::string& 
     return message;
 }
 
-void WhipSignaller::fail(const std::string& message, const std::string& debug)
+void HttpSignaller::fail(const std::string& message, const std::string& debug)
 {
     if (failed_ || stopped_)
         return;
@@ -91,29 +93,53 @@ void WhipSignaller::fail(const std::string& message, const std::string& debug)
         callbacks_.on_fatal(message, debug);
 }
 
-void WhipSignaller::start()
+void HttpSignaller::start()
 {
     thread_.invoke([this] {
         if (stopped_ || session_)
             return;
-        GRef<GUri> uri = adopt_ref(g_uri_parse(options_.whip_endpoint.c_str(), G_URI_FLAGS_NONE, nullptr));
+        GRef<GUri> uri = adopt_ref(g_uri_parse(endpoint_.c_str(), G_URI_FLAGS_NONE, nullptr));
         const char* scheme = uri ? g_uri_get_scheme(uri.get()) : nullptr;
         if (!scheme || (g_ascii_strcasecmp(scheme, "http") != 0 && g_ascii_strcasecmp(scheme, "https") != 0)) {
-            fail("Invalid WHIP endpoint \"" + options_.whip_endpoint + "\": it must be an http:// or https:// URL",
-                 "whip-endpoint");
+            fail(std::string("Invalid ") + protocol_ + " endpoint \"" + endpoint_ +
+                     "\": it must be an http:// or https:// URL",
+                 mode_ == Mode::Whip ? "whip-endpoint" : "whep-endpoint");
             return;
         }
         session_ = adopt_ref(soup_session_new_with_options("timeout", kHttpTimeoutS, "user-agent", "signalbin ",
                                                            nullptr));
+        const char* peer = peer_id(mode_);
         if (callbacks_.on_ready)
-            callbacks_.on_ready(kSessionId, false);
-        // The endpoint is the one consumer: ask for its session now.
-        if (callbacks_.on_session_requested)
-            callbacks_.on_session_requested(kSessionId, kSessionId, std::nullopt);
+            callbacks_.on_ready(peer, false);
+        if (mode_ == Mode::Whip) {
+            // The endpoint is the one consumer: its session now.
+            if (callbacks_.on_session_requested)
+                callbacks_.on_session_requested(peer, peer, std::nullopt);
+        } else if (callbacks_.on_producer_added) {
+            // The endpoint is the one producer.
+            JsonObject* meta = json_object_new();
+            json_object_set_string_member(meta, "whep-endpoint", endpoint_.c_str());
+            protocol::Json json = protocol::Json::object(meta);
+            json_object_unref(meta);
+            callbacks_.on_producer_added(peer, json);
+        }
     });
 }
 
-void WhipSignaller::stop()
+void HttpSignaller::start_session(const std::string& producer_id)
+{
+    // WHEP: the session is ours at once (we offer in it); later, as the
+    // receiver asks from inside its own work.
+    thread_.post([weak = weak_from_this(), producer_id] {
+        auto self = std::static_pointer_cast<HttpSignaller>(weak.lock());
+        if (!self || self->stopped_ || self->mode_ != Mode::Whep)
+            return;
+        if (self->callbacks_.on_session_started)
+            self->callbacks_.on_session_started(peer_id(self->mode_), producer_id);
+    });
+}
+
+void HttpSignaller::stop()
 {
     if (thread_.is_current()) {
         delete_resource();
@@ -134,7 +160,7 @@ void WhipSignaller::stop()
     thread_.invoke_sync([this] { g_cancellable_cancel(cancel_.get()); });
 }
 
-void WhipSignaller::send_sdp(const std::string&, const protocol::Sdp& sdp)
+void HttpSignaller::send_sdp(const std::string&, const protocol::Sdp& sdp)
 {
     thread_.invoke([this, sdp] {
         if (stopped_ || sdp.type != protocol::Sdp::Type::Offer || !offer_.empty())
@@ -152,7 +178,7 @@ void WhipSignaller::send_sdp(const std::string&, const protocol::Sdp& sdp)
     });
 }
 
-void WhipSignaller::send_ice(const std::string&, const protocol::Ice& ice)
+void HttpSignaller::send_ice(const std::string&, const protocol::Ice& ice)
 {
     thread_.invoke([this, ice] {
         if (stopped_)
@@ -172,23 +198,23 @@ void WhipSignaller::send_ice(const std::string&, const protocol::Ice& ice)
     });
 }
 
-void WhipSignaller::post()
+void HttpSignaller::post()
 {
     if (posted_ || stopped_ || offer_.empty())
         return;
     posted_ = true;
     gather_timer_.cancel();
     std::string body = server::trickle::with_candidates(offer_, candidates_, gathered_);
-    GRef<SoupMessage> message = request(SOUP_METHOD_POST, options_.whip_endpoint);
+    GRef<SoupMessage> message = request(SOUP_METHOD_POST, endpoint_);
     if (!message) {
-        fail("Invalid WHIP endpoint \"" + options_.whip_endpoint + "\"", "not a URL libsoup can use");
+        fail(std::string("Invalid ") + protocol_ + " endpoint \"" + endpoint_ + "\"", "not a URL libsoup can use");
         return;
     }
     GRef<GBytes> bytes = adopt_ref(g_bytes_new(body.data(), body.size()));
     soup_message_set_request_body_from_bytes(message.get(), "application/sdp", bytes.get());
     // 307/308 keep the method and body; the token goes again (libsoup keeps
     // request headers across redirects).
-    GST_INFO("POST %s: offer with %zu candidates%s", options_.whip_endpoint.c_str(), candidates_.size(),
+    GST_INFO("POST %s: offer with %zu candidates%s", endpoint_.c_str(), candidates_.size(),
              gathered_ ? "" : " (gathering not complete)");
     std::weak_ptr<Signaller> weak = weak_from_this();
     send(session_.get(), message.get(), cancel_.get(), [this, weak](SoupMessage* m, GBytes* b, const GError* e) {
@@ -197,12 +223,13 @@ void WhipSignaller::post()
     });
 }
 
-void WhipSignaller::on_posted(SoupMessage* message, GBytes* body, const GError* error)
+void HttpSignaller::on_posted(SoupMessage* message, GBytes* body, const GError* error)
 {
     if (stopped_)
         return;
     if (error) {
-        fail("Could not publish to the WHIP endpoint " + options_.whip_endpoint + ": " + error->message,
+        fail(std::string("Could not ") + (mode_ == Mode::Whip ? "publish to" : "play from") + " the " + protocol_ +
+                 " endpoint " + endpoint_ + ": " + error->message,
              "POST of the offer");
         return;
     }
@@ -214,7 +241,8 @@ void WhipSignaller::on_posted(SoupMessage* message, GBytes* body, const GError* 
         std::string hint = status == SOUP_STATUS_UNAUTHORIZED || status == SOUP_STATUS_FORBIDDEN
                                ? " (set token= to the endpoint's bearer token)"
                                : "";
-        fail("The WHIP endpoint " + options_.whip_endpoint + " refused the offer: HTTP " + std::to_string(status) +
+        fail(std::string("The ") + protocol_ + " endpoint " + endpoint_ + " refused the offer: HTTP " +
+                 std::to_string(status) +
                  " " + (soup_message_get_reason_phrase(message) ? soup_message_get_reason_phrase(message) : "") + hint,
              first_line(text));
         return;
@@ -229,18 +257,19 @@ void WhipSignaller::on_posted(SoupMessage* message, GBytes* body, const GError* 
         }
     }
     if (resource_.empty())
-        GST_WARNING("the WHIP endpoint gave no Location: no trickle, and the session cannot be DELETEd");
+        GST_WARNING("the %s endpoint gave no Location: no trickle, and the session cannot be DELETEd", protocol_);
     // ICE servers it offers (Link rel="ice-server") are logged, not applied:
     // gathering is over by now.
     if (const char* links = soup_message_headers_get_list(soup_message_get_response_headers(message), "Link"))
         if (std::string(links).find("ice-server") != std::string::npos)
-            GST_INFO("the WHIP endpoint offers ICE servers (%s); set stun-server/turn-servers to use them", links);
-    GST_INFO("published to %s, resource %s", options_.whip_endpoint.c_str(), resource_.c_str());
+            GST_INFO("the %s endpoint offers ICE servers (%s); set stun-server/turn-servers to use them", protocol_,
+                     links);
+    GST_INFO("%s: answered, resource %s", endpoint_.c_str(), resource_.c_str());
     if (callbacks_.on_sdp)
-        callbacks_.on_sdp(kSessionId, protocol::Sdp {protocol::Sdp::Type::Answer, text});
+        callbacks_.on_sdp(peer_id(mode_), protocol::Sdp {protocol::Sdp::Type::Answer, text});
 }
 
-void WhipSignaller::patch(const std::vector<protocol::Ice>& candidates)
+void HttpSignaller::patch(const std::vector<protocol::Ice>& candidates)
 {
     std::string body = server::trickle::make_sdpfrag(offer_, candidates);
     GRef<SoupMessage> message = request("PATCH", resource_);
@@ -256,7 +285,7 @@ void WhipSignaller::patch(const std::vector<protocol::Ice>& candidates)
     });
 }
 
-void WhipSignaller::delete_resource()
+void HttpSignaller::delete_resource()
 {
     if (resource_.empty() || !session_)
         return;
@@ -272,10 +301,10 @@ void WhipSignaller::delete_resource()
     });
 }
 
-void WhipSignaller::end_session(const std::string&, const std::string& reason)
+void HttpSignaller::end_session(const std::string&, const std::string& reason)
 {
     thread_.invoke([this, reason] {
-        GST_INFO("ending the WHIP session%s", reason.empty() ? "" : (": " + reason).c_str());
+        GST_INFO("ending the %s session%s", protocol_, reason.empty() ? "" : (": " + reason).c_str());
         delete_resource();
     });
 }
