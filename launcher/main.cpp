@@ -101,6 +101,13 @@ void configure_elements(App& app)
         if (kind == "signalsink" || kind == "signalsrc") {
             const Options& o = app.options;
             g_object_set(element, "server-url", app.element_url.c_str(), "run-server", FALSE, nullptr);
+            if (kind == "signalsink" && !o.whip_url.empty()) {
+                g_object_set(element, "whip-endpoint", o.whip_url.c_str(), nullptr);
+                if (!o.whip_token.empty())
+                    g_object_set(element, "token", o.whip_token.c_str(), nullptr);
+                app.sinks.push_back(element);
+                continue;
+            }
             if (!o.token.empty())
                 g_object_set(element, "token", o.token.c_str(), nullptr);
             // Our own server over loopback: its certificate is for browsers.
@@ -325,8 +332,16 @@ int main(int argc, char** argv)
         for (const std::string& h : hosts)
             say("Open " + scheme + "://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" + port + "/" +
                 (o.token.empty() ? "" : "?token=" + o.token) + " in a browser");
+        std::string base = scheme + "://" + (hosts[0].find(':') != std::string::npos ? "[" + hosts[0] + "]" : hosts[0]) +
+                           ":" + port;
+        if (o.whip_url.empty())
+            say("Watch by WHEP: " + base + "/whep/<producer name>" +
+                (o.pipeline.empty() ? " (this one: " + base + "/whep/" + o.name + ")" : std::string()));
+        say("Publish by WHIP: " + base + "/whip/<name>");
     }
-    if (o.pipeline.empty()) {
+    if (!o.whip_url.empty())
+        say("Publishing by WHIP to " + o.whip_url);
+    if (o.pipeline.empty() && o.whip_url.empty()) {
         say(std::string("Publishing ") + (o.camera ? "the camera" : "a test source (1280x720, 30 fps, with audio)") +
             " as \"" + o.name + "\"");
         std::string watch = "gst-launch-1.0 signalsrc server-url=" + app.element_url + " producer-name=" + o.name;

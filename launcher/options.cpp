@@ -18,6 +18,8 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code)
     char** turn = nullptr;
     char** local = nullptr;
     char* server_url = nullptr;
+    char* whip = nullptr;
+    char* whip_token = nullptr;
     char* web_root = nullptr;
     char* device = nullptr;
     char* name = nullptr;
@@ -39,6 +41,10 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code)
          "Gather ICE candidates on this address too (repeatable; e.g. 127.0.0.1 on a loopback-only host)", "IP"},
         {"server-url", 0, 0, G_OPTION_ARG_STRING, &server_url,
          "Use this signalling server instead of starting one (no web page then)", "URL"},
+        {"whip", 0, 0, G_OPTION_ARG_STRING, &whip,
+         "Publish the signalsink by WHIP to this endpoint (an SFU such as Janus, a CDN) instead of to the launcher's "
+         "server", "URL"},
+        {"whip-token", 0, 0, G_OPTION_ARG_STRING, &whip_token, "Bearer token for the --whip endpoint", "TOKEN"},
         {"web-root", 0, 0, G_OPTION_ARG_FILENAME, &web_root, "Serve this folder as the web page instead of the built-in one", "DIR"},
         {"camera", 0, 0, G_OPTION_ARG_NONE, &camera, "Publish the first camera instead of a test source", nullptr},
         {"device", 0, 0, G_OPTION_ARG_FILENAME, &device, "Publish this camera (e.g. /dev/video2)", "DEVICE"},
@@ -60,7 +66,8 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code)
         "  signalbin-launch --camera --host 0.0.0.0 --cert cert.crt --key cert.key\n"
         "  signalbin-launch 'v4l2src ! signalsink meta=\"meta,name=door\"'\n"
         "  signalbin-launch 'signalsrc producer-name=phone ! videoconvert ! autovideosink'\n"
-        "  signalbin-launch --server-url ws://10.0.0.5:8443 'videotestsrc is-live=true ! signalsink'\n");
+        "  signalbin-launch --server-url ws://10.0.0.5:8443 'videotestsrc is-live=true ! signalsink'\n"
+        "  signalbin-launch --whip https://sfu.example/whip/room1 --whip-token SECRET\n");
     GErrorPtr error;
     auto finish = [&](int code) {
         g_free(host);
@@ -71,6 +78,8 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code)
         g_strfreev(turn);
         g_strfreev(local);
         g_free(server_url);
+        g_free(whip);
+        g_free(whip_token);
         g_free(web_root);
         g_free(device);
         g_free(name);
@@ -102,6 +111,8 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code)
     for (char** a = local; a && *a; ++a)
         o.ice_local_addresses.emplace_back(*a);
     set(o.server_url, server_url);
+    set(o.whip_url, whip);
+    set(o.whip_token, whip_token);
     set(o.web_root, web_root);
     set(o.device, device);
     set(o.name, name);

@@ -17,6 +17,8 @@ struct Options {
     std::vector<std::string> turn_servers;
     std::vector<std::string> ice_local_addresses;
     std::string server_url; // external server; empty: run our own
+    std::string whip_url;   // signalsinks publish there by WHIP (whip-endpoint)
+    std::string whip_token; // its bearer token
     std::string web_root;   // empty: the built-in page
     bool camera = false;
     std::string device; // implies camera

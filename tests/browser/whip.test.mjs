@@ -91,3 +91,41 @@ test("Chromium publishes by WHIP; signalsrc decodes it", { timeout: TEST_TIMEOUT
     await launcher?.stop();
   }
 });
+
+test("signalbin-launch --whip publishes its main job to another server's /whip; signalsrc there decodes it", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  let hub;
+  let publisher;
+  let receiver;
+  try {
+    hub = await startLauncher({
+      pipeline: "videotestsrc is-live=true ! video/x-raw,width=16,height=16,framerate=1/1 ! fakesink",
+      extraArgs: ["--verbose"],
+    });
+    publisher = await startLauncher({ extraArgs: ["--whip", `${hub.httpUrl}whip/launched`] });
+    await publisher.waitForLine(/Publishing by WHIP to http:\/\/127\.0\.0\.1:\d+\/whip\/launched/, "the --whip line");
+    await hub.waitForLine(/WHIP publisher \S+ publishes as "launched"/, "the hub holding the launcher's offer");
+    receiver = startGstLaunch([
+      "-v", "signalsrc", `server-url=${hub.wsUrl}`, "producer-name=launched", "ice-local-addresses=<127.0.0.1>",
+      "!", "video/x-raw", "!", "fakesink", "name=v", "silent=false", "sync=false",
+    ]);
+    let frames = 0;
+    receiver.listeners.add((line) => {
+      if (line !== null && /\/GstFakeSink:v: last-message = chain/.test(line)) frames++;
+    });
+    await waitUntil(
+      async () => {
+        if (receiver.exited) throw new Error(`gst-launch-1.0 exited early:\n${receiver.output()}`);
+        return frames;
+      },
+      (n) => n >= 30,
+      { what: "30 frames of the launcher's test source by WHIP", explain: explainer({ browser, children: [hub, publisher, receiver] }), timeout: WAIT_MS },
+    );
+    t.diagnostic(`frames ${frames}`);
+    assert.deepEqual(await publisher.stop(), { code: 0, signal: null }, `launcher exit:\n${publisher.output()}`);
+    await hub.waitForLine(/WHIP session \S+ deleted by the client/, "the launcher DELETEing its WHIP session on exit");
+  } finally {
+    await receiver?.stop();
+    await publisher?.stop();
+    await hub?.stop();
+  }
+});
