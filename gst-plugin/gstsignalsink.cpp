@@ -583,7 +583,7 @@ static void gst_signal_sink_class_init(GstSignalSinkClass* klass)
             "signalbin-server's /whip/<name>) instead of signalling with server-url: the endpoint is the one "
             "consumer. The offer is POSTed once ICE gathering is complete (2 s at most), with token as its "
             "bearer token; later candidates are PATCHed; stopping DELETEs the session. A refusal, an "
-            "unreachable endpoint or no answer within 15 s is an element error naming the URL and the status. "
+            "unreachable endpoint or no answer within 330 s (an endpoint may hold the POST until someone watches) is an element error naming the URL and the status. "
             "NULL: use server-url",
             nullptr, rw));
     g_object_class_install_property(

@@ -455,7 +455,7 @@ static void gst_signal_src_class_init(GstSignalSrcClass* klass)
                             "CDN, signalbin-server's /whep/<producer>) instead of signalling with server-url: "
                             "signalsrc offers to receive H.264, VP8 and Opus, POSTs the offer once ICE gathering is "
                             "complete (2 s at most) with token as its bearer token, and plays the answer; stopping "
-                            "DELETEs the session. A refusal, an unreachable endpoint or no answer within 15 s is an "
+                            "DELETEs the session. A refusal, an unreachable endpoint or no answer within 20 s is an "
                             "element error naming the URL and the status. NULL: use server-url",
                             nullptr, rw));
 

@@ -16,7 +16,11 @@ namespace signalbin {
 namespace {
 
 constexpr unsigned kGatherWaitMs = 2000;
-constexpr unsigned kHttpTimeoutS = 15;
+// The POST's answer: a WHEP endpoint answers at once (signalbin-server waits
+// 15 s for its producer); a WHIP endpoint may hold it until someone watches
+// (signalbin-server: up to 5 minutes).
+constexpr unsigned kWhepAnswerS = 20;
+constexpr unsigned kWhipAnswerS = 330;
 constexpr auto kDeleteWait = std::chrono::seconds(2);
 
 void init_debug()
@@ -70,6 +74,7 @@ HttpSignaller::~HttpSignaller()
         stopped_ = true;
         g_cancellable_cancel(cancel_.get());
         gather_timer_.cancel();
+        answer_timer_.cancel();
         session_.reset();
     });
 }
@@ -106,8 +111,9 @@ void HttpSignaller::start()
                  mode_ == Mode::Whip ? "whip-endpoint" : "whep-endpoint");
             return;
         }
-        session_ = adopt_ref(soup_session_new_with_options("timeout", kHttpTimeoutS, "user-agent", "signalbin ",
-                                                           nullptr));
+        // No I/O timeout of libsoup's: it would cut a POST that waits on
+        // purpose; post() keeps its own deadline.
+        session_ = adopt_ref(soup_session_new_with_options("timeout", 0u, "user-agent", "signalbin ", nullptr));
         const char* peer = peer_id(mode_);
         if (callbacks_.on_ready)
             callbacks_.on_ready(peer, false);
@@ -134,6 +140,16 @@ void HttpSignaller::start_session(const std::string& producer_id)
         auto self = std::static_pointer_cast<HttpSignaller>(weak.lock());
         if (!self || self->stopped_ || self->mode_ != Mode::Whep)
             return;
+        // Again, after a session was lost: a new POST for a new offer.
+        self->delete_resource();
+        self->offer_.clear();
+        self->candidates_.clear();
+        self->late_.clear();
+        self->gathered_ = false;
+        self->posted_ = false;
+        self->etag_.clear();
+        self->gather_timer_.cancel();
+        self->answer_timer_.cancel();
         if (self->callbacks_.on_session_started)
             self->callbacks_.on_session_started(peer_id(self->mode_), producer_id);
     });
@@ -160,19 +176,30 @@ void HttpSignaller::stop()
     thread_.invoke_sync([this] { g_cancellable_cancel(cancel_.get()); });
 }
 
+// Queued work holds a weak reference: when the last owner lets go on this
+// thread, we are gone before it runs.
+template <typename F>
+void HttpSignaller::on_thread(F&& fn)
+{
+    thread_.invoke([weak = weak_from_this(), fn = std::forward<F>(fn)]() mutable {
+        if (auto self = std::static_pointer_cast<HttpSignaller>(weak.lock()))
+            fn(*self);
+    });
+}
+
 void HttpSignaller::send_sdp(const std::string&, const protocol::Sdp& sdp)
 {
-    thread_.invoke([this, sdp] {
-        if (stopped_ || sdp.type != protocol::Sdp::Type::Offer || !offer_.empty())
+    on_thread([sdp](HttpSignaller& s) {
+        if (s.stopped_ || sdp.type != protocol::Sdp::Type::Offer || !s.offer_.empty())
             return;
-        offer_ = sdp.sdp;
-        if (gathered_) {
-            post();
+        s.offer_ = sdp.sdp;
+        if (s.gathered_) {
+            s.post();
             return;
         }
-        // A WHIP endpoint may not take trickle: wait for the candidates, a little.
-        gather_timer_ = ScopedSource::timeout(thread_.context(), kGatherWaitMs, [this] {
-            post();
+        // An endpoint may not take trickle: wait for the candidates, a little.
+        s.gather_timer_ = ScopedSource::timeout(s.thread_.context(), kGatherWaitMs, [&s] {
+            s.post();
             return false;
         });
     });
@@ -180,22 +207,32 @@ void HttpSignaller::send_sdp(const std::string&, const protocol::Sdp& sdp)
 
 void HttpSignaller::send_ice(const std::string&, const protocol::Ice& ice)
 {
-    thread_.invoke([this, ice] {
-        if (stopped_)
+    on_thread([ice](HttpSignaller& s) {
+        if (s.stopped_)
             return;
-        if (posted_) {
-            if (!resource_.empty())
-                patch({ice});
+        if (s.posted_) {
+            // Too late for the offer: PATCHed once there is a Location.
+            s.late_.push_back(ice);
+            if (!s.resource_.empty())
+                s.flush_late();
             return;
         }
         if (ice.candidate.empty()) {
-            gathered_ = true;
-            if (!offer_.empty())
-                post();
+            s.gathered_ = true;
+            if (!s.offer_.empty())
+                s.post();
             return;
         }
-        candidates_.push_back(ice);
+        s.candidates_.push_back(ice);
     });
+}
+
+void HttpSignaller::flush_late()
+{
+    if (late_.empty() || resource_.empty())
+        return;
+    patch(late_);
+    late_.clear();
 }
 
 void HttpSignaller::post()
@@ -221,12 +258,30 @@ void HttpSignaller::post()
         if (weak.lock())
             on_posted(m, b, e);
     });
+    unsigned deadline_s = mode_ == Mode::Whip ? kWhipAnswerS : kWhepAnswerS;
+    answer_timer_ = ScopedSource::timeout(thread_.context(), deadline_s * 1000, [this, deadline_s] {
+        fail(std::string("The ") + protocol_ + " endpoint " + endpoint_ + " did not answer the offer within " +
+                 std::to_string(deadline_s) + " s",
+             "POST of the offer");
+        g_cancellable_cancel(cancel_.get());
+        return false;
+    });
 }
 
 void HttpSignaller::on_posted(SoupMessage* message, GBytes* body, const GError* error)
 {
-    if (stopped_)
+    answer_timer_.cancel();
+    if (stopped_) {
+        // Answered after we stopped: the endpoint made a session all the
+        // same; let it go.
+        const char* location = error ? nullptr
+                                     : soup_message_headers_get_one(soup_message_get_response_headers(message), "Location");
+        if (location && soup_message_get_status(message) == SOUP_STATUS_CREATED) {
+            resource_ = resolve(message, location);
+            delete_resource();
+        }
         return;
+    }
     if (error) {
         fail(std::string("Could not ") + (mode_ == Mode::Whip ? "publish to" : "play from") + " the " + protocol_ +
                  " endpoint " + endpoint_ + ": " + error->message,
@@ -247,15 +302,11 @@ void HttpSignaller::on_posted(SoupMessage* message, GBytes* body, const GError* 
              first_line(text));
         return;
     }
-    const char* location = soup_message_headers_get_one(soup_message_get_response_headers(message), "Location");
-    if (location) {
-        GRef<GUri> base = take_ref(soup_message_get_uri(message));
-        GRef<GUri> resolved = adopt_ref(g_uri_parse_relative(base.get(), location, G_URI_FLAGS_NONE, nullptr));
-        if (resolved) {
-            GCharPtr absolute(g_uri_to_string(resolved.get()));
-            resource_ = absolute.get();
-        }
-    }
+    SoupMessageHeaders* headers = soup_message_get_response_headers(message);
+    if (const char* location = soup_message_headers_get_one(headers, "Location"))
+        resource_ = resolve(message, location);
+    if (const char* etag = soup_message_headers_get_one(headers, "ETag"))
+        etag_ = etag;
     if (resource_.empty())
         GST_WARNING("the %s endpoint gave no Location: no trickle, and the session cannot be DELETEd", protocol_);
     // ICE servers it offers (Link rel="ice-server") are logged, not applied:
@@ -267,6 +318,18 @@ void HttpSignaller::on_posted(SoupMessage* message, GBytes* body, const GError* 
     GST_INFO("%s: answered, resource %s", endpoint_.c_str(), resource_.c_str());
     if (callbacks_.on_sdp)
         callbacks_.on_sdp(peer_id(mode_), protocol::Sdp {protocol::Sdp::Type::Answer, text});
+    flush_late();
+}
+
+// Location, absolute, against the URL that answered (after redirects).
+std::string HttpSignaller::resolve(SoupMessage* message, const char* location)
+{
+    GUri* base = soup_message_get_uri(message);
+    GRef<GUri> resolved = adopt_ref(g_uri_parse_relative(base, location, static_cast<GUriFlags>(SOUP_HTTP_URI_FLAGS), nullptr));
+    if (!resolved)
+        return "";
+    GCharPtr absolute(g_uri_to_string(resolved.get()));
+    return absolute.get();
 }
 
 void HttpSignaller::patch(const std::vector<protocol::Ice>& candidates)
@@ -275,6 +338,10 @@ void HttpSignaller::patch(const std::vector<protocol::Ice>& candidates)
     GRef<SoupMessage> message = request("PATCH", resource_);
     if (!message)
         return;
+    // RFC 9725: the session's entity tag, so that a PATCH for an old
+    // session (after an ICE restart) is refused.
+    if (!etag_.empty())
+        soup_message_headers_replace(soup_message_get_request_headers(message.get()), "If-Match", etag_.c_str());
     GRef<GBytes> bytes = adopt_ref(g_bytes_new(body.data(), body.size()));
     soup_message_set_request_body_from_bytes(message.get(), "application/trickle-ice-sdpfrag", bytes.get());
     send(session_.get(), message.get(), cancel_.get(), [](SoupMessage* m, GBytes*, const GError* e) {
@@ -303,9 +370,9 @@ void HttpSignaller::delete_resource()
 
 void HttpSignaller::end_session(const std::string&, const std::string& reason)
 {
-    thread_.invoke([this, reason] {
-        GST_INFO("ending the %s session%s", protocol_, reason.empty() ? "" : (": " + reason).c_str());
-        delete_resource();
+    on_thread([reason](HttpSignaller& s) {
+        GST_INFO("ending the %s session%s", s.protocol_, reason.empty() ? "" : (": " + reason).c_str());
+        s.delete_resource();
     });
 }
 

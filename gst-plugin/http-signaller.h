@@ -9,7 +9,8 @@
 // the endpoint; the 201's answer comes back as the peer's, candidates
 // gathered later go by PATCH (trickle-ice-sdpfrag) to the Location, and the
 // session's end or the element's stop DELETEs it. Redirects (307/308) are
-// followed; any other status, or no answer within 15 s, is fatal, naming
+// followed; any other status, or no answer in time (WHEP 20 s; WHIP 330 s,
+// as an endpoint may hold the POST until someone watches), is fatal, naming
 // the URL and the status.
 #pragma once
 
@@ -48,6 +49,10 @@ private:
     void post();
     void on_posted(SoupMessage* message, GBytes* body, const GError* error);
     void patch(const std::vector<protocol::Ice>& candidates);
+    void flush_late();
+    static std::string resolve(SoupMessage* message, const char* location);
+    template <typename F>
+    void on_thread(F&& fn); // fn(*this) on the thread, if still alive
     // DELETEs the resource (once); deleted_ is ready when the reply came.
     void delete_resource();
     GRef<SoupMessage> request(const char* method, const std::string& url);
@@ -59,7 +64,10 @@ private:
     GRef<SoupSession> session_;
     GRef<GCancellable> cancel_ = adopt_ref(g_cancellable_new());
     std::string offer_;
-    std::vector<protocol::Ice> candidates_;
+    std::vector<protocol::Ice> candidates_; // for the offer
+    std::vector<protocol::Ice> late_;       // after the POST, for PATCH
+    std::string etag_;                      // the 201's, for If-Match
+    ScopedSource answer_timer_;
     bool gathered_ = false;
     bool posted_ = false;
     std::string resource_; // the Location, absolute

@@ -220,7 +220,9 @@ void Receiver::session_started(const std::string& session_id, const std::string&
             if (connected_ || session_id_.empty())
                 return false;
             std::string why = "not connected within " + std::to_string(settings_.session_timeout_ms) + " ms (" +
-                              (remote_set_ ? "offer answered" : "no offer from the producer") + ", ICE " +
+                              (remote_set_ ? (offered_ ? "offer answered by the endpoint" : "offer answered")
+                                           : (offered_ ? "no answer from the endpoint" : "no offer from the producer")) +
+                              ", ICE " +
                               ice_state_ + ")";
             GST_ELEMENT_WARNING(element_, RESOURCE, READ, ("Session with producer %s: %s", producer_id_.c_str(),
                                                            why.c_str()),

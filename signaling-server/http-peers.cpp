@@ -79,11 +79,13 @@ struct HttpPeers::Client {
     bool complete = false;
     bool ended = false;
     ScopedSource timer;
+    ScopedSource hangup; // watches the paused POST's socket
 
     const char* what() const { return kind == Kind::Whep ? "WHEP player" : "WHIP publisher"; }
     const Paths& paths() const { return kind == Kind::Whep ? kWhep : kWhip; }
     void forget_pending()
     {
+        hangup.cancel();
         if (pending && finished_handler)
             g_signal_handler_disconnect(pending.get(), finished_handler);
         finished_handler = 0;
@@ -151,7 +153,13 @@ void HttpPeers::handle(SoupServerMessage* msg, const char* path, GHashTable* que
     const char* protocol = kind == Kind::Whep ? "WHEP" : "WHIP";
     const char* method = soup_server_message_get_method(msg);
     bool session = has_prefix(path, paths.sessions);
-    std::string rest = path + std::strlen(session ? paths.sessions : paths.endpoint);
+    // libsoup hands the path still percent-encoded: "Living%20room".
+    GCharPtr decoded(g_uri_unescape_string(path + std::strlen(session ? paths.sessions : paths.endpoint), "/"));
+    if (!decoded) {
+        text(msg, SOUP_STATUS_BAD_REQUEST, "the path is not valid percent-encoding");
+        return;
+    }
+    std::string rest = decoded.get();
     if (method == SOUP_METHOD_OPTIONS) { // CORS preflight, and what a client may send
         cors(msg);
         SoupMessageHeaders* h = soup_server_message_get_response_headers(msg);
@@ -280,24 +288,86 @@ void HttpPeers::post(SoupServerMessage* msg, Kind kind, const std::string& name)
     Client& still = *it->second;
     soup_server_message_pause(msg);
     still.paused = true;
-    unsigned timeout_ms = kind == Kind::Whep ? options_.answer_timeout_ms : options_.viewer_timeout_ms;
     if (kind == Kind::Whep)
         log("WHEP player " + id + " asks to watch " + still.peer);
     else
         log("WHIP publisher " + id + " publishes as \"" + name + "\"; its offer waits for a consumer");
-    still.timer = ScopedSource::timeout(context_.get(), timeout_ms, [this, id, timeout_ms] {
-        auto c = clients_.find(id);
-        if (c != clients_.end() && c->second->pending)
-            refuse(*c->second, SOUP_STATUS_GATEWAY_TIMEOUT,
-                   std::string(c->second->kind == Kind::Whep ? "the producer did not answer"
-                                                             : "no consumer watched and answered") +
+    arm_timeout(still);
+    watch_hangup(still);
+}
+
+void HttpPeers::arm_timeout(Client& c)
+{
+    unsigned timeout_ms = c.kind == Kind::Whep ? options_.answer_timeout_ms : options_.viewer_timeout_ms;
+    std::string id = c.id;
+    c.timer = ScopedSource::timeout(context_.get(), timeout_ms, [this, id, timeout_ms] {
+        auto found = clients_.find(id);
+        if (found != clients_.end() && found->second->pending)
+            refuse(*found->second, SOUP_STATUS_GATEWAY_TIMEOUT,
+                   std::string(found->second->kind == Kind::Whep ? "the producer did not answer"
+                                                                 : "no consumer watched and answered") +
                        " within " + std::to_string(timeout_ms / 1000) + " s");
         return false;
     });
 }
 
+// libsoup does not watch a paused message's connection: we do, so that a
+// client that hangs up while it waits (a WHIP publisher nobody watches yet)
+// ends its session at once, not when a timeout says so.
+void HttpPeers::watch_hangup(Client& c)
+{
+    GSocket* socket = soup_server_message_get_socket(c.pending.get());
+    if (!socket)
+        return;
+    struct Watch {
+        HttpPeers* self;
+        std::string id;
+    };
+    GRef<GSource> source =
+        adopt_ref(g_socket_create_source(socket, static_cast<GIOCondition>(G_IO_IN | G_IO_HUP | G_IO_ERR), nullptr));
+    GSocketSourceFunc on_ready = [](GSocket* sock, GIOCondition condition, gpointer data) -> gboolean {
+        auto* w = static_cast<Watch*>(data);
+        bool gone = (condition & (G_IO_HUP | G_IO_ERR)) != 0;
+        if (!gone) {
+            char byte = 0;
+            GInputVector vector = {&byte, 1};
+            gint flags = G_SOCKET_MSG_PEEK;
+            gssize n = g_socket_receive_message(sock, nullptr, &vector, 1, nullptr, nullptr, &flags, nullptr,
+                                                nullptr);
+            if (n > 0)
+                return G_SOURCE_REMOVE; // bytes (a pipelined request, TLS): not a hang-up we can see
+            gone = n == 0;
+            if (!gone)
+                return G_SOURCE_CONTINUE;
+        }
+        HttpPeers* self = w->self;
+        std::string id = w->id;
+        auto found = self->clients_.find(id);
+        if (found == self->clients_.end() || !found->second->pending)
+            return G_SOURCE_REMOVE;
+        Client& c = *found->second;
+        self->log(std::string(c.what()) + " " + id + " hung up before its answer");
+        GRef<SoupServerMessage> msg = c.pending;
+        bool paused = c.paused;
+        c.forget_pending(); // destroys this source: w stays until we return
+        if (paused)
+            soup_server_message_unpause(msg.get()); // libsoup finds the connection closed
+        self->end_later(id);
+        return G_SOURCE_REMOVE;
+    };
+    g_source_set_callback(source.get(), reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)()>(on_ready)),
+                          new Watch {this, c.id}, [](gpointer data) { delete static_cast<Watch*>(data); });
+    g_source_attach(source.get(), context_.get());
+    c.hangup = ScopedSource(std::move(source));
+}
+
 void HttpPeers::patch(SoupServerMessage* msg, Client& c)
 {
+    const char* if_match = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "If-Match");
+    if (if_match && std::strcmp(if_match, "*") != 0 && ("\"" + c.resource + "\"") != if_match) {
+        text(msg, SOUP_STATUS_PRECONDITION_FAILED, "If-Match does not name this session's ETag");
+        return;
+    }
     if (!has_type(msg, "application/trickle-ice-sdpfrag")) {
         text(msg, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE,
              "trickle ICE must be sent as Content-Type: application/trickle-ice-sdpfrag");
@@ -387,6 +457,7 @@ void HttpPeers::deliver(const std::string& peer_id, const std::string& json)
         if (c.kind == Kind::Whip && c.pending) {
             log("WHIP publisher " + c.id + ": its consumer left before answering" + why + "; waiting for another");
             c.reset_session();
+            arm_timeout(c); // the gathering timer had taken its place
             return;
         }
         if (c.pending)
@@ -428,7 +499,7 @@ void HttpPeers::deliver(const std::string& peer_id, const std::string& json)
                    },
                    [&](const Error& m) {
                        if (c.pending) {
-                           refuse(c, SOUP_STATUS_CONFLICT, m.details);
+                           refuse(c, SOUP_STATUS_BAD_GATEWAY, "the signalling hub refused: " + m.details);
                            end_later(c.id);
                        }
                    },

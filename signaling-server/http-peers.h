@@ -67,6 +67,8 @@ private:
     void on_answer(Client& c, const std::string& sdp);
     void on_consumer(Client& c, const std::string& consumer, const std::string& session_id, bool offers);
     void respond(Client& c);
+    void arm_timeout(Client& c);
+    void watch_hangup(Client& c);
     void refuse(Client& c, guint status, const std::string& why);
     void end_later(const std::string& id);
     // Runs `fn` soon on the context, outside the hub's output.

@@ -1,5 +1,6 @@
 #include "trickle-sdp.h"
 
+#include <algorithm>
 #include <sstream>
 
 namespace signalbin::server::trickle {
@@ -50,23 +51,32 @@ std::string with_candidates(const std::string& sdp, const std::vector<protocol::
     std::vector<std::string> lines = lines_of(sdp);
     std::string out;
     int section = -1;
+    std::vector<std::string> present; // the section's candidate lines already there
     auto close_section = [&](int index) {
         if (index < 0)
             return;
-        for (const protocol::Ice& ice : candidates)
-            if (!ice.candidate.empty() && static_cast<int>(ice.sdp_mline_index) == index)
-                out += (starts_with(ice.candidate, "a=") ? "" : "a=") + ice.candidate + "\r\n";
+        for (const protocol::Ice& ice : candidates) {
+            if (ice.candidate.empty() || static_cast<int>(ice.sdp_mline_index) != index)
+                continue;
+            std::string line = (starts_with(ice.candidate, "a=") ? "" : "a=") + ice.candidate;
+            if (std::find(present.begin(), present.end(), line) == present.end())
+                out += line + "\r\n";
+        }
         if (complete)
             out += "a=end-of-candidates\r\n";
+        present.clear();
     };
     for (const std::string& line : lines) {
         if (starts_with(line, "m=")) {
             close_section(section);
             ++section;
         }
-        // Ours go in, once: drop any the description already had.
-        if (section >= 0 && (starts_with(line, "a=candidate:") || line == "a=end-of-candidates"))
+        // Candidates the description has stay (a peer that does not
+        // trickle); the end comes last, once.
+        if (section >= 0 && line == "a=end-of-candidates")
             continue;
+        if (section >= 0 && starts_with(line, "a=candidate:"))
+            present.push_back(line);
         out += line + "\r\n";
     }
     close_section(section);

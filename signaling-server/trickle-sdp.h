@@ -19,8 +19,9 @@ bool looks_like_sdp(const std::string& text);
 std::vector<std::string> media_ids(const std::string& sdp);
 
 // `sdp` with each candidate as an a=candidate line at the end of the
-// m-section its sdp_mline_index names (others are dropped), and, when
-// `complete`, a=end-of-candidates in every m-section. CRLF line ends.
+// m-section its sdp_mline_index names (others are dropped; those the
+// section has already stay, once), and, when `complete`,
+// a=end-of-candidates in every m-section. CRLF line ends.
 std::string with_candidates(const std::string& sdp, const std::vector<protocol::Ice>& candidates, bool complete);
 
 // The candidates of an application/trickle-ice-sdpfrag body, each with the

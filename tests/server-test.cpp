@@ -1315,6 +1315,31 @@ GST_START_TEST(test_whip_session)
 }
 GST_END_TEST;
 
+// A WHIP publisher that hangs up while nobody watches is gone at once (not
+// after the 5 minutes its POST may wait), and its name is free again.
+GST_START_TEST(test_whip_hangup)
+{
+    TestContext context;
+    auto server = must_start(context); // default, long timeouts
+    TestPeer listener(context, server->url());
+    must_connect(listener);
+    set_status(listener, {Role::Listener}, protocol::Json());
+    auto post = std::make_unique<HttpCall>(context, "POST", http_url(*server, "/whip/phone"), "application/sdp",
+                                           kWhepOffer);
+    std::string publisher = must_hear_publisher(listener, "phone");
+    post->cancel();
+    auto gone = listener.wait_message<protocol::PeerStatusChanged>(
+        [&](const protocol::PeerStatusChanged& m) { return m.peer_id == publisher && m.roles.empty(); });
+    fail_unless(gone.has_value(), "the publisher that hung up is still listed:\n%s", listener.describe().c_str());
+    HttpCall again(context, "POST", http_url(*server, "/whip/phone"), "application/sdp", kWhepOffer);
+    std::string second = must_hear_publisher(listener, "phone");
+    fail_unless(second != publisher, "the same peer again");
+    // Names are percent-decoded: a producer named "Living room".
+    HttpCall spaced(context, "POST", http_url(*server, "/whip/Living%20room"), "application/sdp", kWhepOffer);
+    must_hear_publisher(listener, "Living room");
+}
+GST_END_TEST;
+
 // With a token, WHEP requests need it as a bearer token too.
 GST_START_TEST(test_whep_token)
 {
@@ -1547,6 +1572,7 @@ static Suite* server_suite()
     tcase_add_test(tc, test_whep_refusals);
     tcase_add_test(tc, test_whep_token);
     tcase_add_test(tc, test_whip_session);
+    tcase_add_test(tc, test_whip_hangup);
 
     tc = make_tcase(s, "lifecycle");
     tcase_add_test(tc, test_reconnect);
