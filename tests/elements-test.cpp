@@ -21,12 +21,15 @@ namespace {
 
 constexpr guint8 kMidId = 4; // the mid extension's id in signalsink's offers (rtp-extensions.h)
 
-// Checks, when the test is over, that its pipelines closed every socket.
+// Checks, when the test is over, that its pipelines closed every socket:
+// within a few seconds, as libnice's agents and GIO's network monitor let
+// theirs go on their own threads once the last reference is dropped.
 class SocketCheck {
 public:
     SocketCheck() : before_(open_socket_count()) {}
     ~SocketCheck()
     {
+        wait_until([this] { return open_socket_count() <= before_; }, 10 * GST_SECOND);
         int after = open_socket_count();
         fail_unless(after <= before_, "%d sockets were open before the test and %d after it:\n%s", before_, after,
                     describe_sockets().c_str());
