@@ -70,7 +70,7 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
 
 // A child process whose output is kept (the tail of it, for failure messages)
 // and offered line by line to listeners.
-class Child {
+export class Child {
   constructor(name, command, args, env) {
     this.name = name;
     this.lines = [];
