@@ -298,27 +298,12 @@ void Receiver::make_offer()
         auto self = weak.lock();
         if (!self)
             return;
-        self->for_session(webrtc, [weak, webrtc, offer, error](Receiver& r) {
+        self->for_session(webrtc, [offer, error](Receiver& r) {
             if (!error.empty()) {
                 r.session_lost("webrtcbin could not make an offer: " + error, true);
                 return;
             }
-            GstPromise* set = r.promises_.keep(promise_then([weak, webrtc, offer](const PromiseResult& result) {
-                auto self = weak.lock();
-                if (!self)
-                    return;
-                self->for_session(webrtc, [offer, error = result.error](Receiver& r) {
-                    if (!error.empty()) {
-                        r.session_lost("webrtcbin did not take its own offer: " + error, true);
-                        return;
-                    }
-                    std::string text = description_text(offer->get());
-                    GST_DEBUG_OBJECT(r.element_, "our offer:\n%s", text.c_str());
-                    r.signaller_->send_sdp(r.session_id_, protocol::Sdp {protocol::Sdp::Type::Offer, std::move(text)});
-                });
-            }));
-            g_signal_emit_by_name(r.webrtc_, "set-local-description", offer->get(), set);
-            gst_promise_unref(set);
+            r.set_local_description(offer, protocol::Sdp::Type::Offer);
         });
     }));
     g_signal_emit_by_name(webrtc_, "create-offer", nullptr, promise);
@@ -344,9 +329,7 @@ void Receiver::remote_answer(const std::string& sdp)
                 r.session_lost("webrtcbin rejected the endpoint's answer: " + error, true);
                 return;
             }
-            r.remote_set_ = true;
-            add_ice_candidates(r.webrtc_, r.pending_ice_);
-            r.pending_ice_.clear();
+            r.remote_description_set();
         });
     }));
     g_signal_emit_by_name(webrtc_, "set-remote-description", answer.get(), promise);
@@ -407,9 +390,7 @@ void Receiver::remote_sdp(const std::string& session_id, const protocol::Sdp& sd
                 self->session_lost("webrtcbin rejected the producer's offer: " + error, true);
                 return;
             }
-            self->remote_set_ = true;
-            add_ice_candidates(self->webrtc_, self->pending_ice_);
-            self->pending_ice_.clear();
+            self->remote_description_set();
             // webrtcbin 1.22 makes no transceivers for a remote offer; at
             // create-answer it gives each offered m-line, in order, the first
             // transceiver whose codecs match, and makes a bare recvonly one
@@ -449,7 +430,7 @@ void Receiver::remote_sdp(const std::string& session_id, const protocol::Sdp& sd
                         self->session_lost("webrtcbin could not answer the producer's offer: " + error, true);
                         return;
                     }
-                    self->set_local_answer(owned);
+                    self->set_local_description(owned, protocol::Sdp::Type::Answer);
                 });
             }));
             g_signal_emit_by_name(self->webrtc_, "create-answer", nullptr, answer);
@@ -470,26 +451,38 @@ void Receiver::for_session(GstElement* webrtc, F&& fn)
     });
 }
 
-// The answer goes to the producer only once webrtcbin has taken it.
-void Receiver::set_local_answer(const std::shared_ptr<SessionDescription>& answer)
+// Our answer (or, WHEP, our offer) goes to the peer only once webrtcbin
+// has taken it.
+void Receiver::set_local_description(const std::shared_ptr<SessionDescription>& description, protocol::Sdp::Type type)
 {
     GstElement* webrtc = webrtc_;
-    GstPromise* promise = promises_.keep(promise_then([weak = weak_from_this(), answer, webrtc](const PromiseResult& result) {
-        auto self = weak.lock();
-        if (!self)
-            return;
-        self->for_session(webrtc, [answer, error = result.error](Receiver& r) {
-            if (!error.empty()) {
-                r.session_lost("webrtcbin did not take its own answer: " + error, true);
+    GstPromise* promise =
+        promises_.keep(promise_then([weak = weak_from_this(), description, type, webrtc](const PromiseResult& result) {
+            auto self = weak.lock();
+            if (!self)
                 return;
-            }
-            std::string text = description_text(answer->get());
-            GST_DEBUG_OBJECT(r.element_, "our answer:\n%s", text.c_str());
-            r.signaller_->send_sdp(r.session_id_, protocol::Sdp {protocol::Sdp::Type::Answer, std::move(text)});
-        });
-    }));
-    g_signal_emit_by_name(webrtc_, "set-local-description", answer->get(), promise);
+            self->for_session(webrtc, [description, type, error = result.error](Receiver& r) {
+                const char* what = type == protocol::Sdp::Type::Offer ? "offer" : "answer";
+                if (!error.empty()) {
+                    r.session_lost(std::string("webrtcbin did not take its own ") + what + ": " + error, true);
+                    return;
+                }
+                std::string text = description_text(description->get());
+                GST_DEBUG_OBJECT(r.element_, "our %s:\n%s", what, text.c_str());
+                r.signaller_->send_sdp(r.session_id_, protocol::Sdp {type, std::move(text)});
+            });
+        }));
+    g_signal_emit_by_name(webrtc_, "set-local-description", description->get(), promise);
     gst_promise_unref(promise);
+}
+
+// The peer's offer or answer is in: the candidates that came before it
+// can go in too.
+void Receiver::remote_description_set()
+{
+    remote_set_ = true;
+    add_ice_candidates(webrtc_, pending_ice_);
+    pending_ice_.clear();
 }
 
 // An empty candidate is the producer's end of candidates (see Consumer).

@@ -83,7 +83,9 @@ private:
     // Our startSession got an error or no answer: choose again, later.
     void session_request_failed(const std::string& why);
     void schedule_retry();
-    void set_local_answer(const std::shared_ptr<SessionDescription>& answer);
+    // Our answer (WHEP: our offer) into webrtcbin, then to the peer.
+    void set_local_description(const std::shared_ptr<SessionDescription>& description, protocol::Sdp::Type type);
+    void remote_description_set();
     // Runs `fn` later on the signaller thread if this receiver still exists
     // and `webrtc` is still its session's webrtcbin (a later session's
     // replaces it): for what webrtcbin's threads report.
