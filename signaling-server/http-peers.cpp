@@ -83,9 +83,11 @@ struct HttpPeers::Client {
 
     const char* what() const { return kind == Kind::Whep ? "WHEP player" : "WHIP publisher"; }
     const Paths& paths() const { return kind == Kind::Whep ? kWhep : kWhip; }
+    // The POST is answered, or its client gone: nothing more waits on it.
     void forget_pending()
     {
         hangup.cancel();
+        timer.cancel();
         if (pending && finished_handler)
             g_signal_handler_disconnect(pending.get(), finished_handler);
         finished_handler = 0;
@@ -461,10 +463,11 @@ void HttpPeers::deliver(const std::string& peer_id, const std::string& json)
             return;
         }
         if (c.pending)
-            refuse(c, SOUP_STATUS_UNPROCESSABLE_ENTITY, "the producer ended the session" + why);
-        else
+            refuse(c, SOUP_STATUS_UNPROCESSABLE_ENTITY, "the producer ended the session" + why); // and ends it
+        else {
             log(std::string(c.what()) + " " + c.id + ": the session ended" + why);
-        end_later(c.id);
+            end_later(c.id);
+        }
     };
     std::visit(Overloaded {
                    [&](const SessionStarted& m) { c.session_id = m.session_id; },
@@ -498,10 +501,8 @@ void HttpPeers::deliver(const std::string& peer_id, const std::string& json)
                            session_ended(std::nullopt);
                    },
                    [&](const Error& m) {
-                       if (c.pending) {
+                       if (c.pending)
                            refuse(c, SOUP_STATUS_BAD_GATEWAY, "the signalling hub refused: " + m.details);
-                           end_later(c.id);
-                       }
                    },
                    [](const auto&) {},
                },
@@ -525,7 +526,6 @@ void HttpPeers::respond(Client& c)
         " (session " + c.session_id + ", " + std::to_string(c.candidates.size()) + " candidates" +
         (c.complete ? "" : ", gathering not complete") + ")");
     c.forget_pending();
-    c.timer.cancel();
 }
 
 void HttpPeers::refuse(Client& c, guint status, const std::string& why)
@@ -538,7 +538,6 @@ void HttpPeers::refuse(Client& c, guint status, const std::string& why)
         soup_server_message_unpause(msg);
     log(std::string(c.what()) + " " + c.id + " refused (" + std::to_string(status) + "): " + why);
     c.forget_pending();
-    c.timer.cancel();
     end_later(c.id);
 }
 
