@@ -225,6 +225,43 @@ export function startGstLaunch(args) {
   return new Child("gst-launch-1.0", "gst-launch-1.0", args, env);
 }
 
+// A gst-launch-1.0 signalsrc (a separate process) watching `producer` through
+// the server at `wsUrl`, decoding to fakesinks "v" (and, with `audio`, "a");
+// gst-launch -v prints every buffer a silent=false fakesink takes ("last-message
+// = chain ...") and the caps it got, which the Child counts in `counts` and
+// keeps in `caps`. `waitForCounts(ok, {what, explain})` waits until
+// ok(counts), failing at once if gst-launch-1.0 exits.
+export function startCountingReceiver({ wsUrl, producer, audio = true }) {
+  const args = [
+    "-v", "signalsrc", "name=src", `server-url=${wsUrl}`, `producer-name=${producer}`,
+    "ice-local-addresses=<127.0.0.1>",
+    "!", "video/x-raw", "!", "fakesink", "name=v", "silent=false", "sync=false",
+  ];
+  if (audio) args.push("src.", "!", "audio/x-raw", "!", "fakesink", "name=a", "silent=false", "sync=false");
+  const receiver = startGstLaunch(args);
+  receiver.counts = { video: 0, audio: 0 };
+  receiver.caps = { video: null, audio: null };
+  receiver.listeners.add((line) => {
+    if (line === null) return;
+    let m = line.match(/\/GstFakeSink:([va]): last-message = chain/);
+    if (m) receiver.counts[m[1] === "v" ? "video" : "audio"]++;
+    m = line.match(/\/GstFakeSink:([va])\.GstPad:sink: caps = (.*)$/);
+    if (m) receiver.caps[m[1] === "v" ? "video" : "audio"] = m[2];
+  });
+  receiver.waitForCounts = (ok, { what, explain }) =>
+    waitUntil(
+      async () => {
+        if (receiver.exited) {
+          throw new Error(`gst-launch-1.0 exited early (${JSON.stringify(receiver.exited)}):\n${receiver.output()}`);
+        }
+        return { ...receiver.counts };
+      },
+      ok,
+      { what, explain, timeout: WAIT_MS },
+    );
+  return receiver;
+}
+
 // A self-signed certificate for 127.0.0.1 and localhost in a new temporary
 // folder: {dir, cert, key}.
 export function makeCertificate() {

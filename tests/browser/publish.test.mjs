@@ -1,12 +1,10 @@
 // Chromium publishes its (fake) camera and microphone through the page; a
 // signalsrc pipeline in a separate gst-launch-1.0 process receives and
-// decodes them. gst-launch -v prints every buffer a `silent=false` fakesink
-// takes ("last-message = chain ..."), which we count per sink.
+// decodes them, counting what its fakesinks take (startCountingReceiver).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  TEST_TIMEOUT_MS, WAIT_MS, explainer, openPage, pageState, startBrowser, startGstLaunch, startLauncher,
-  waitUntil,
+  TEST_TIMEOUT_MS, explainer, openPage, pageState, startBrowser, startCountingReceiver, startLauncher, waitUntil,
 } from "./harness.mjs";
 
 let browser;
@@ -37,30 +35,13 @@ test("signalsrc receives and decodes Chromium's camera and microphone", { timeou
       explain: explainPage,
     });
 
-    receiver = startGstLaunch([
-      "-v", "signalsrc", "name=src", `server-url=${launcher.wsUrl}`, "producer-name=chromecam",
-      "ice-local-addresses=<127.0.0.1>",
-      "!", "video/x-raw", "!", "fakesink", "name=v", "silent=false", "sync=false",
-      "src.", "!", "audio/x-raw", "!", "fakesink", "name=a", "silent=false", "sync=false",
-    ]);
-    const counts = { video: 0, audio: 0 };
-    const caps = { video: null, audio: null };
-    receiver.listeners.add((line) => {
-      if (line === null) return;
-      let m = line.match(/\/GstFakeSink:([va]): last-message = chain/);
-      if (m) counts[m[1] === "v" ? "video" : "audio"]++;
-      m = line.match(/\/GstFakeSink:([va])\.GstPad:sink: caps = (.*)$/);
-      if (m) caps[m[1] === "v" ? "video" : "audio"] = m[2];
-    });
+    receiver = startCountingReceiver({ wsUrl: launcher.wsUrl, producer: "chromecam" });
+    const { counts, caps } = receiver;
     const explainAll = explainer({ page, browser, children: [launcher, receiver] });
-    await waitUntil(
-      async () => {
-        if (receiver.exited) throw new Error(`gst-launch-1.0 exited early (${JSON.stringify(receiver.exited)}):\n${receiver.output()}`);
-        return { ...counts };
-      },
-      (c) => c.video >= 30 && c.audio > 0,
-      { what: "30 decoded video buffers and audio buffers in gst-launch's fakesinks", explain: explainAll, timeout: WAIT_MS },
-    );
+    await receiver.waitForCounts((c) => c.video >= 30 && c.audio > 0, {
+      what: "30 decoded video buffers and audio buffers in gst-launch's fakesinks",
+      explain: explainAll,
+    });
     assert.ok(counts.video >= 30, `video buffers: ${counts.video}`);
     assert.ok(counts.audio > 0, `audio buffers: ${counts.audio}`);
     // Decoded, as the capsfilters ask: raw video of the fake camera's size

@@ -6,7 +6,9 @@
 // answer. DELETE ends it: the producer is gone.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { TEST_TIMEOUT_MS, WAIT_MS, explainer, openPage, startBrowser, startGstLaunch, startLauncher, waitUntil } from "./harness.mjs";
+import {
+  TEST_TIMEOUT_MS, explainer, openPage, startBrowser, startCountingReceiver, startLauncher, waitUntil,
+} from "./harness.mjs";
 
 let browser;
 before(async () => {
@@ -51,27 +53,13 @@ test("Chromium publishes by WHIP; signalsrc decodes it", { timeout: TEST_TIMEOUT
     });
     await launcher.waitForLine(/WHIP publisher \S+ publishes as "phone"/, "the server holding the publisher's offer");
 
-    receiver = startGstLaunch([
-      "-v", "signalsrc", "name=src", `server-url=${launcher.wsUrl}`, "producer-name=phone",
-      "ice-local-addresses=<127.0.0.1>",
-      "!", "video/x-raw", "!", "fakesink", "name=v", "silent=false", "sync=false",
-      "src.", "!", "audio/x-raw", "!", "fakesink", "name=a", "silent=false", "sync=false",
-    ]);
-    const counts = { video: 0, audio: 0 };
-    receiver.listeners.add((line) => {
-      if (line === null) return;
-      const m = line.match(/\/GstFakeSink:([va]): last-message = chain/);
-      if (m) counts[m[1] === "v" ? "video" : "audio"]++;
-    });
+    receiver = startCountingReceiver({ wsUrl: launcher.wsUrl, producer: "phone" });
+    const { counts } = receiver;
     const explainAll = explainer({ page, browser, children: [launcher, receiver] });
-    await waitUntil(
-      async () => {
-        if (receiver.exited) throw new Error(`gst-launch-1.0 exited early (${JSON.stringify(receiver.exited)}):\n${receiver.output()}`);
-        return { ...counts };
-      },
-      (c) => c.video >= 30 && c.audio > 0,
-      { what: "30 decoded video buffers and audio from the WHIP publisher", explain: explainAll, timeout: WAIT_MS },
-    );
+    await receiver.waitForCounts((c) => c.video >= 30 && c.audio > 0, {
+      what: "30 decoded video buffers and audio from the WHIP publisher",
+      explain: explainAll,
+    });
     const done = await waitUntil(() => page.evaluate(() => window.whipDone ?? null), (d) => d !== null, {
       what: "the WHIP POST to be answered",
       explain: explainAll,
@@ -104,23 +92,12 @@ test("signalbin-launch --whip publishes its main job to another server's /whip; 
     publisher = await startLauncher({ extraArgs: ["--whip", `${hub.httpUrl}whip/launched`] });
     await publisher.waitForLine(/Publishing by WHIP to http:\/\/127\.0\.0\.1:\d+\/whip\/launched/, "the --whip line");
     await hub.waitForLine(/WHIP publisher \S+ publishes as "launched"/, "the hub holding the launcher's offer");
-    receiver = startGstLaunch([
-      "-v", "signalsrc", `server-url=${hub.wsUrl}`, "producer-name=launched", "ice-local-addresses=<127.0.0.1>",
-      "!", "video/x-raw", "!", "fakesink", "name=v", "silent=false", "sync=false",
-    ]);
-    let frames = 0;
-    receiver.listeners.add((line) => {
-      if (line !== null && /\/GstFakeSink:v: last-message = chain/.test(line)) frames++;
+    receiver = startCountingReceiver({ wsUrl: hub.wsUrl, producer: "launched", audio: false });
+    await receiver.waitForCounts((c) => c.video >= 30, {
+      what: "30 frames of the launcher's test source by WHIP",
+      explain: explainer({ browser, children: [hub, publisher, receiver] }),
     });
-    await waitUntil(
-      async () => {
-        if (receiver.exited) throw new Error(`gst-launch-1.0 exited early:\n${receiver.output()}`);
-        return frames;
-      },
-      (n) => n >= 30,
-      { what: "30 frames of the launcher's test source by WHIP", explain: explainer({ browser, children: [hub, publisher, receiver] }), timeout: WAIT_MS },
-    );
-    t.diagnostic(`frames ${frames}`);
+    t.diagnostic(`frames ${receiver.counts.video}`);
     assert.deepEqual(await publisher.stop(), { code: 0, signal: null }, `launcher exit:\n${publisher.output()}`);
     await hub.waitForLine(/WHIP session \S+ deleted by the client/, "the launcher DELETEing its WHIP session on exit");
   } finally {
